@@ -1,0 +1,480 @@
+package crd4j.backend.nd4j;
+
+import crd4j.backend.Backend;
+import crd4j.backend.Tensor;
+import crd4j.tensor.DType;
+import crd4j.tensor.HostTensor;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.convolution.Convolution;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+import org.nd4j.linalg.ops.transforms.Transforms;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The CPU reference backend on ND4J. Convolutions are im2col + GEMM written out here (forward and both
+ * backward passes share the same column layout), never SameDiff autodiff. Batch-norm statistics, cosine
+ * reductions and dot products accumulate in float64, as PyTorch's CPU kernels accumulate float32 reductions in a
+ * wider type; everything else runs in the tensors' own dtype (FLOAT32, or FLOAT64 for gradient checks).
+ */
+public final class Nd4jBackend implements Backend {
+
+    /** An ND4J array in C order that this backend owns. */
+    static final class Nd4jTensor implements Tensor {
+        final INDArray a;
+
+        Nd4jTensor(INDArray a) {
+            this.a = a.ordering() == 'c' && !a.isView() ? a : a.dup('c');
+        }
+
+        @Override
+        public long[] shape() { return a.shape().clone(); }
+
+        @Override
+        public DType dtype() { return fromNd4j(a.dataType()); }
+
+        @Override
+        public HostTensor toHost() {
+            long[] shape = a.shape();
+            return switch (a.dataType()) {
+                case FLOAT -> HostTensor.of(a.data().asFloat(), shape);
+                case DOUBLE -> HostTensor.of(a.data().asDouble(), shape);
+                case LONG -> HostTensor.of(a.data().asLong(), shape);
+                case INT -> HostTensor.of(a.data().asInt(), shape);
+                default -> throw new IllegalStateException("unsupported dtype " + a.dataType());
+            };
+        }
+
+        @Override
+        public String toString() { return "Nd4jTensor" + Arrays.toString(a.shape()) + " " + a.dataType(); }
+    }
+
+    @Override
+    public String name() { return "cpu (ND4J " + Nd4j.getBackend().getClass().getSimpleName() + ")"; }
+
+    static INDArray arr(Tensor t) {
+        if (!(t instanceof Nd4jTensor nt)) {
+            throw new IllegalArgumentException("tensor " + t + " does not belong to the ND4J backend");
+        }
+        return nt.a;
+    }
+
+    private static Tensor wrap(INDArray a) { return new Nd4jTensor(a); }
+
+    static DType fromNd4j(DataType d) {
+        return switch (d) {
+            case FLOAT -> DType.FLOAT32;
+            case DOUBLE -> DType.FLOAT64;
+            case LONG -> DType.INT64;
+            case INT -> DType.INT32;
+            case UBYTE -> DType.UINT8;
+            default -> throw new IllegalArgumentException("unsupported ND4J dtype " + d);
+        };
+    }
+
+    static DataType toNd4j(DType d) {
+        return switch (d) {
+            case FLOAT32 -> DataType.FLOAT;
+            case FLOAT64 -> DataType.DOUBLE;
+            case INT64 -> DataType.LONG;
+            case INT32 -> DataType.INT;
+            case UINT8 -> DataType.UBYTE;
+        };
+    }
+
+    @Override
+    public Tensor fromHost(HostTensor h) {
+        long[] shape = h.shape();
+        INDArray a = switch (h.dtype()) {
+            case FLOAT32 -> Nd4j.create(h.floats(), shape, 'c');
+            case FLOAT64 -> Nd4j.create(h.doubles(), shape, 'c');
+            case INT64 -> Nd4j.createFromArray(h.longs()).reshape(shape);
+            case INT32 -> Nd4j.createFromArray(h.ints()).reshape(shape);
+            case UINT8 -> throw new IllegalArgumentException("uint8 tensors are host-only");
+        };
+        return wrap(a);
+    }
+
+    @Override
+    public Tensor zeros(DType dtype, long... shape) { return wrap(Nd4j.create(toNd4j(dtype), shape)); }
+
+    @Override
+    public Tensor copy(Tensor x) { return wrap(arr(x).dup('c')); }
+
+    // ---- elementwise -------------------------------------------------------------------------------------------
+
+    @Override
+    public Tensor add(Tensor a, Tensor b) {
+        requireSameShape(a, b);
+        return wrap(arr(a).add(arr(b)));
+    }
+
+    @Override
+    public void addInPlace(Tensor acc, Tensor x) {
+        requireSameShape(acc, x);
+        arr(acc).addi(arr(x));
+    }
+
+    @Override
+    public Tensor axpby(double alpha, Tensor a, double beta, Tensor b) {
+        requireSameShape(a, b);
+        return wrap(arr(a).mul(alpha).addi(arr(b).mul(beta)));
+    }
+
+    @Override
+    public double dot(Tensor a, Tensor b) {
+        requireSameShape(a, b);
+        double[] x = arr(a).data().asDouble();
+        double[] y = arr(b).data().asDouble();
+        double s = 0;
+        for (int i = 0; i < x.length; i++) s += x[i] * y[i];
+        return s;
+    }
+
+    @Override
+    public Tensor relu(Tensor x) { return wrap(Transforms.relu(arr(x), true)); }
+
+    @Override
+    public Tensor reluBackward(Tensor y, Tensor gy) {
+        requireSameShape(y, gy);
+        INDArray mask = arr(y).gt(0).castTo(arr(gy).dataType());
+        return wrap(arr(gy).mul(mask));
+    }
+
+    @Override
+    public Tensor concatChannels(List<Tensor> parts) {
+        INDArray[] as = parts.stream().map(Nd4jBackend::arr).toArray(INDArray[]::new);
+        return wrap(Nd4j.concat(1, as));
+    }
+
+    @Override
+    public List<Tensor> splitChannels(Tensor x, long... sizes) {
+        INDArray a = arr(x);
+        long total = Arrays.stream(sizes).sum();
+        if (total != a.size(1)) {
+            throw new IllegalArgumentException("split sizes " + Arrays.toString(sizes) + " do not add up to " + a.size(1));
+        }
+        List<Tensor> out = new ArrayList<>();
+        long start = 0;
+        for (long s : sizes) {
+            out.add(wrap(a.get(NDArrayIndex.all(), NDArrayIndex.interval(start, start + s)).dup('c')));
+            start += s;
+        }
+        return out;
+    }
+
+    // ---- convolutions ------------------------------------------------------------------------------------------
+
+    /** Input as a [C·k·k, N·oH·oW] column matrix, rows ordered (c, ky, kx) like PyTorch's flattened weight. */
+    private static INDArray columns(INDArray x, int k, int stride, int pad, long oH, long oW) {
+        long n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+        if (k == 1 && pad == 0) {
+            INDArray xs = stride == 1 ? x
+                    : x.get(NDArrayIndex.all(), NDArrayIndex.all(),
+                    NDArrayIndex.interval(0, stride, h), NDArrayIndex.interval(0, stride, w));
+            return xs.permute(1, 0, 2, 3).dup('c').reshape(c, n * oH * oW);
+        }
+        INDArray col = Nd4j.create(x.dataType(), n, c, k, k, oH, oW);
+        Convolution.im2col(x, k, k, stride, stride, pad, pad, 1, 1, false, col);
+        return col.permute(1, 2, 3, 0, 4, 5).dup('c').reshape(c * k * k, n * oH * oW);
+    }
+
+    private static long outSize(long in, int k, int stride, int pad) {
+        long o = (in + 2L * pad - k) / stride + 1;
+        if (o <= 0) throw new IllegalArgumentException("convolution output would be empty for input size " + in);
+        return o;
+    }
+
+    @Override
+    public Tensor conv2d(Tensor xt, Tensor wt, int stride, int pad) {
+        INDArray x = arr(xt), w = arr(wt);
+        checkConv(x, w);
+        int k = (int) w.size(2);
+        long n = x.size(0), o = w.size(0);
+        long oH = outSize(x.size(2), k, stride, pad), oW = outSize(x.size(3), k, stride, pad);
+        INDArray cols = columns(x, k, stride, pad, oH, oW);
+        INDArray y2 = w.reshape(o, w.length() / o).mmul(cols);
+        return wrap(y2.reshape(o, n, oH, oW).permute(1, 0, 2, 3).dup('c'));
+    }
+
+    @Override
+    public Tensor conv2dBackwardData(Tensor gyt, Tensor wt, long[] xShape, int stride, int pad) {
+        INDArray gy = arr(gyt), w = arr(wt);
+        int k = (int) w.size(2);
+        long n = xShape[0], c = xShape[1], h = xShape[2], wd = xShape[3];
+        long o = w.size(0), oH = gy.size(2), oW = gy.size(3);
+        INDArray gy2 = gy.permute(1, 0, 2, 3).dup('c').reshape(o, n * oH * oW);
+        INDArray dcol = w.reshape(o, w.length() / o).transpose().mmul(gy2);
+        INDArray dx;
+        if (k == 1 && pad == 0) {
+            INDArray dxs = dcol.reshape(c, n, oH, oW).permute(1, 0, 2, 3);
+            if (stride == 1) return wrap(dxs.dup('c'));
+            dx = Nd4j.create(gy.dataType(), xShape);
+            dx.get(NDArrayIndex.all(), NDArrayIndex.all(),
+                    NDArrayIndex.interval(0, stride, h), NDArrayIndex.interval(0, stride, wd)).assign(dxs);
+            return wrap(dx);
+        }
+        INDArray dcol6 = dcol.reshape(c, k, k, n, oH, oW).permute(3, 0, 1, 2, 4, 5).dup('c');
+        dx = Nd4j.create(gy.dataType(), xShape);
+        Convolution.col2im(dcol6, dx, stride, stride, pad, pad, (int) h, (int) wd, 1, 1);
+        return wrap(dx);
+    }
+
+    @Override
+    public Tensor conv2dBackwardFilter(Tensor xt, Tensor gyt, long[] wShape, int stride, int pad) {
+        INDArray x = arr(xt), gy = arr(gyt);
+        int k = (int) wShape[2];
+        long o = wShape[0], oH = gy.size(2), oW = gy.size(3), n = x.size(0);
+        INDArray cols = columns(x, k, stride, pad, oH, oW);
+        INDArray gy2 = gy.permute(1, 0, 2, 3).dup('c').reshape(o, n * oH * oW);
+        return wrap(gy2.mmul(cols.transpose()).reshape(wShape));
+    }
+
+    private static void checkConv(INDArray x, INDArray w) {
+        if (x.rank() != 4 || w.rank() != 4 || w.size(2) != w.size(3) || x.size(1) != w.size(1)) {
+            throw new IllegalArgumentException("conv2d: input " + Arrays.toString(x.shape())
+                    + " does not fit weight " + Arrays.toString(w.shape()));
+        }
+    }
+
+    @Override
+    public Tensor deconv2x2(Tensor xt, Tensor wt) {
+        INDArray x = arr(xt), w = arr(wt);
+        long n = x.size(0), c = x.size(1), h = x.size(2), wd = x.size(3), o = w.size(1);
+        if (w.size(0) != c || w.size(2) != 2 || w.size(3) != 2) {
+            throw new IllegalArgumentException("deconv2x2: input " + Arrays.toString(x.shape())
+                    + " does not fit weight " + Arrays.toString(w.shape()));
+        }
+        INDArray x2 = x.permute(0, 2, 3, 1).dup('c').reshape(n * h * wd, c);
+        INDArray y2 = x2.mmul(w.reshape(c, o * 4));
+        return wrap(y2.reshape(n, h, wd, o, 2, 2).permute(0, 3, 1, 4, 2, 5).dup('c').reshape(n, o, 2 * h, 2 * wd));
+    }
+
+    private static INDArray deconvGradRows(INDArray gy) {
+        long n = gy.size(0), o = gy.size(1), h = gy.size(2) / 2, wd = gy.size(3) / 2;
+        return gy.reshape(n, o, h, 2, wd, 2).permute(0, 2, 4, 1, 3, 5).dup('c').reshape(n * h * wd, o * 4);
+    }
+
+    @Override
+    public Tensor deconv2x2BackwardData(Tensor gyt, Tensor wt) {
+        INDArray gy = arr(gyt), w = arr(wt);
+        long n = gy.size(0), h = gy.size(2) / 2, wd = gy.size(3) / 2, c = w.size(0);
+        INDArray dx2 = deconvGradRows(gy).mmul(w.reshape(c, w.length() / c).transpose());
+        return wrap(dx2.reshape(n, h, wd, c).permute(0, 3, 1, 2).dup('c'));
+    }
+
+    @Override
+    public Tensor deconv2x2BackwardFilter(Tensor xt, Tensor gyt) {
+        INDArray x = arr(xt), gy = arr(gyt);
+        long n = x.size(0), c = x.size(1), h = x.size(2), wd = x.size(3), o = gy.size(1);
+        INDArray x2 = x.permute(0, 2, 3, 1).dup('c').reshape(n * h * wd, c);
+        return wrap(x2.transpose().mmul(deconvGradRows(gy)).reshape(c, o, 2, 2));
+    }
+
+    // ---- batch norm --------------------------------------------------------------------------------------------
+
+    private static INDArray perChannel(INDArray v) { return v.reshape(1, v.length(), 1, 1); }
+
+    @Override
+    public BatchNormForward batchNormTrain(Tensor xt, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                           double momentum, double eps) {
+        INDArray x = arr(xt);
+        DataType dt = x.dataType();
+        INDArray xd = x.castTo(DataType.DOUBLE);
+        long count = x.length() / x.size(1);
+        if (count < 2) {
+            throw new IllegalArgumentException("batch norm in training mode needs more than one value per channel, got input "
+                    + Arrays.toString(x.shape()));
+        }
+        INDArray mean = xd.mean(0, 2, 3);
+        INDArray centred = xd.sub(perChannel(mean));
+        INDArray var = centred.mul(centred).mean(0, 2, 3);
+        INDArray invStd = Transforms.pow(var.add(eps), -0.5, true);
+        INDArray g = arr(gamma).castTo(DataType.DOUBLE), b = arr(beta).castTo(DataType.DOUBLE);
+        INDArray out = centred.muli(perChannel(invStd.mul(g))).addi(perChannel(b)).castTo(dt);
+
+        INDArray rm = arr(runningMean), rv = arr(runningVar);
+        INDArray unbiased = var.mul((double) count / (count - 1));
+        rm.assign(rm.castTo(DataType.DOUBLE).muli(1 - momentum).addi(mean.mul(momentum)).castTo(rm.dataType()));
+        rv.assign(rv.castTo(DataType.DOUBLE).muli(1 - momentum).addi(unbiased.muli(momentum)).castTo(rv.dataType()));
+        return new BatchNormForward(wrap(out), wrap(mean), wrap(invStd));
+    }
+
+    @Override
+    public Tensor batchNormEval(Tensor xt, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, double eps) {
+        INDArray x = arr(xt);
+        INDArray alpha = Transforms.pow(arr(runningVar).castTo(DataType.DOUBLE).add(eps), -0.5, true)
+                .muli(arr(gamma).castTo(DataType.DOUBLE));
+        INDArray shift = arr(beta).castTo(DataType.DOUBLE).sub(arr(runningMean).castTo(DataType.DOUBLE).mul(alpha));
+        return wrap(x.mul(perChannel(alpha.castTo(x.dataType()))).addi(perChannel(shift.castTo(x.dataType()))));
+    }
+
+    @Override
+    public BatchNormGrads batchNormBackward(Tensor xt, Tensor gyt, Tensor gamma, BatchNormForward saved) {
+        INDArray x = arr(xt).castTo(DataType.DOUBLE), gy = arr(gyt).castTo(DataType.DOUBLE);
+        DataType dt = arr(gyt).dataType();
+        INDArray mean = arr(saved.mean()), invStd = arr(saved.invStd());
+        long m = x.length() / x.size(1);
+        INDArray xhat = x.sub(perChannel(mean)).muli(perChannel(invStd));
+        INDArray dbeta = gy.sum(0, 2, 3);
+        INDArray dgamma = gy.mul(xhat).sum(0, 2, 3);
+        INDArray g = arr(gamma).castTo(DataType.DOUBLE);
+        // dx = γ·invstd/M · (M·gy − Σgy − x̂·Σ(gy·x̂))
+        INDArray dx = gy.mul(m).subi(perChannel(dbeta)).subi(xhat.muli(perChannel(dgamma)))
+                .muli(perChannel(g.mul(invStd).divi(m)));
+        DataType pt = arr(gamma).dataType();
+        return new BatchNormGrads(wrap(dx.castTo(dt)), wrap(dgamma.castTo(pt)), wrap(dbeta.castTo(pt)));
+    }
+
+    // ---- pooling, resampling -----------------------------------------------------------------------------------
+
+    @Override
+    public Tensor maxPool3x3s2p1(Tensor xt) {
+        INDArray x = arr(xt);
+        int n = (int) x.size(0), c = (int) x.size(1), h = (int) x.size(2), w = (int) x.size(3);
+        int oh = (int) outSize(h, 3, 2, 1), ow = (int) outSize(w, 3, 2, 1);
+        double[] in = x.data().asDouble();
+        double[] out = new double[n * c * oh * ow];
+        for (int p = 0; p < n * c; p++) {
+            int base = p * h * w, ob = p * oh * ow;
+            for (int i = 0; i < oh; i++) {
+                for (int j = 0; j < ow; j++) {
+                    double m = Double.NEGATIVE_INFINITY;
+                    for (int dy = -1; dy <= 1; dy++) {
+                        int y = 2 * i + dy;
+                        if (y < 0 || y >= h) continue;
+                        for (int dx = -1; dx <= 1; dx++) {
+                            int xx = 2 * j + dx;
+                            if (xx < 0 || xx >= w) continue;
+                            double v = in[base + y * w + xx];
+                            if (v > m || Double.isNaN(v)) m = v;
+                        }
+                    }
+                    out[ob + i * ow + j] = m;
+                }
+            }
+        }
+        return wrap(Nd4j.create(out, new long[]{n, c, oh, ow}, 'c').castTo(x.dataType()));
+    }
+
+    @Override
+    public Tensor upsampleBilinearAlignCorners(Tensor xt, int outH, int outW) {
+        INDArray x = arr(xt);
+        int n = (int) x.size(0), c = (int) x.size(1), h = (int) x.size(2), w = (int) x.size(3);
+        boolean single = x.dataType() == DataType.FLOAT;
+        double[] in = x.data().asDouble();
+        double[] out = new double[n * c * outH * outW];
+        // PyTorch computes the scale and source coordinates in the input's precision (float for float32).
+        double sh = outH > 1 ? (double) (h - 1) / (outH - 1) : 0, sw = outW > 1 ? (double) (w - 1) / (outW - 1) : 0;
+        if (single) { sh = (float) sh; sw = (float) sw; }
+        for (int p = 0; p < n * c; p++) {
+            int base = p * h * w, ob = p * outH * outW;
+            for (int i = 0; i < outH; i++) {
+                double src = single ? (float) ((float) sh * i) : sh * i;
+                int y0 = (int) src;
+                int y1 = y0 + (y0 < h - 1 ? 1 : 0);
+                double ly = single ? (float) (src - y0) : src - y0;
+                double ly0 = single ? (float) (1 - ly) : 1 - ly;
+                for (int j = 0; j < outW; j++) {
+                    double srcx = single ? (float) ((float) sw * j) : sw * j;
+                    int x0 = (int) srcx;
+                    int x1 = x0 + (x0 < w - 1 ? 1 : 0);
+                    double lx = single ? (float) (srcx - x0) : srcx - x0;
+                    double lx0 = single ? (float) (1 - lx) : 1 - lx;
+                    double top = lx0 * in[base + y0 * w + x0] + lx * in[base + y0 * w + x1];
+                    double bottom = lx0 * in[base + y1 * w + x0] + lx * in[base + y1 * w + x1];
+                    if (single) { top = (float) (float) top; bottom = (float) bottom; }
+                    double v = ly0 * top + ly * bottom;
+                    out[ob + i * outW + j] = single ? (float) v : v;
+                }
+            }
+        }
+        return wrap(Nd4j.create(out, new long[]{n, c, outH, outW}, 'c').castTo(x.dataType()));
+    }
+
+    // ---- CRD specific ------------------------------------------------------------------------------------------
+
+    static final double COS_EPS = 1e-8;
+
+    @Override
+    public CosineLoss cosineLoss(Tensor st, Tensor tt, boolean withGrad) {
+        requireSameShape(st, tt);
+        INDArray s = arr(st);
+        int n = (int) s.size(0);
+        int d = (int) (s.length() / n);
+        double[] sv = s.data().asDouble(), tv = arr(tt).data().asDouble();
+        double[] grad = withGrad ? new double[sv.length] : null;
+        double loss = 0;
+        for (int b = 0; b < n; b++) {
+            int o = b * d;
+            double ss = 0, tq = 0, st2 = 0;
+            for (int i = 0; i < d; i++) {
+                ss += sv[o + i] * sv[o + i];
+                tq += tv[o + i] * tv[o + i];
+                st2 += sv[o + i] * tv[o + i];
+            }
+            double sn = Math.sqrt(ss), tn = Math.sqrt(tq);
+            double ns = Math.max(sn, COS_EPS), nt = Math.max(tn, COS_EPS);
+            double cos = st2 / (ns * nt);
+            loss += 1 - cos;
+            if (withGrad) {
+                // d(1 − cos)/ds: −(t̂ − cos·ŝ)/‖s‖ when ‖s‖ > eps; when the norm is clamped only −t̂/eps remains.
+                double scale = -1.0 / n;
+                for (int i = 0; i < d; i++) {
+                    double that = tv[o + i] / nt;
+                    double dc = sn > COS_EPS ? (that - cos * sv[o + i] / sn) / sn : that / COS_EPS;
+                    grad[o + i] = scale * dc;
+                }
+            }
+        }
+        Tensor g = withGrad ? wrap(Nd4j.create(grad, s.shape(), 'c').castTo(s.dataType())) : null;
+        return new CosineLoss(loss / n, g);
+    }
+
+    @Override
+    public Tensor cosineDistanceMap(Tensor st, Tensor tt) {
+        requireSameShape(st, tt);
+        INDArray s = arr(st);
+        int n = (int) s.size(0), c = (int) s.size(1), hw = (int) (s.size(2) * s.size(3));
+        double[] sv = s.data().asDouble(), tv = arr(tt).data().asDouble();
+        double[] ss = new double[n * hw], tq = new double[n * hw], dot = new double[n * hw];
+        for (int b = 0; b < n; b++) {
+            for (int ch = 0; ch < c; ch++) {
+                int o = (b * c + ch) * hw, q = b * hw;
+                for (int p = 0; p < hw; p++) {
+                    double a = sv[o + p], t = tv[o + p];
+                    ss[q + p] += a * a;
+                    tq[q + p] += t * t;
+                    dot[q + p] += a * t;
+                }
+            }
+        }
+        double[] out = new double[n * hw];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = 1 - dot[i] / (Math.max(Math.sqrt(ss[i]), COS_EPS) * Math.max(Math.sqrt(tq[i]), COS_EPS));
+        }
+        return wrap(Nd4j.create(out, new long[]{n, 1, s.size(2), s.size(3)}, 'c').castTo(s.dataType()));
+    }
+
+    @Override
+    public void adamStep(Tensor pt, Tensor gt, Tensor mt, Tensor vt, double lr, double beta1, double beta2, double eps, long step) {
+        INDArray p = arr(pt), g = arr(gt), m = arr(mt), v = arr(vt);
+        m.addi(g.sub(m).muli(1 - beta1));
+        v.muli(beta2).addi(g.mul(g).muli(1 - beta2));
+        double bc1 = 1 - Math.pow(beta1, step);
+        double bc2 = 1 - Math.pow(beta2, step);
+        INDArray denom = Transforms.sqrt(v, true).divi(Math.sqrt(bc2)).addi(eps);
+        p.subi(m.div(denom).muli(lr / bc1));
+    }
+
+    private static void requireSameShape(Tensor a, Tensor b) {
+        if (!Arrays.equals(a.shape(), b.shape())) {
+            throw new IllegalArgumentException("shape mismatch: " + Arrays.toString(a.shape()) + " vs " + Arrays.toString(b.shape()));
+        }
+    }
+
+}

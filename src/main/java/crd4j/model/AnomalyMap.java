@@ -1,0 +1,33 @@
+package crd4j.model;
+
+import crd4j.autograd.Var;
+import crd4j.backend.Backend;
+import crd4j.backend.Tensor;
+import crd4j.tensor.HostTensor;
+
+import java.util.List;
+
+/** The raw per-branch anomaly map of §8.1. */
+public final class AnomalyMap {
+    private AnomalyMap() {}
+
+    /**
+     * M = Σ_k up_S(1 − cos_c(G_k, T_k)): per-pixel cosine distance over channels in the compute dtype, bilinear
+     * upsampling with align_corners=True, accumulated in float64 in level order 1, 2, 3. Returns [N, S, S] FLOAT64.
+     */
+    public static HostTensor raw(Backend be, List<Var> fused, List<Var> teacher, int size) {
+        double[] acc = null;
+        long n = 0;
+        for (int k = 0; k < 3; k++) {
+            Tensor d = be.cosineDistanceMap(fused.get(k).value(), teacher.get(k).value());
+            Tensor up = be.upsampleBilinearAlignCorners(d, size, size);
+            HostTensor h = up.toHost();
+            n = h.dim(0);
+            if (acc == null) acc = new double[Math.toIntExact(h.numel())];
+            for (int i = 0; i < acc.length; i++) acc[i] += h.getDouble(i);
+            d.close();
+            up.close();
+        }
+        return HostTensor.of(acc, n, size, size);
+    }
+}

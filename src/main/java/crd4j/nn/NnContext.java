@@ -1,0 +1,17 @@
+package crd4j.nn;
+
+import crd4j.backend.Backend;
+import crd4j.tensor.DType;
+
+import java.util.SplittableRandom;
+
+/**
+ * What every layer needs at construction: the backend that holds its tensors, the compute dtype (FLOAT32; FLOAT64
+ * for gradient checks) and the seeded generator for initial weights. Java cannot reproduce PyTorch's RNG stream
+ * (§5.6), so initial values match PyTorch in distribution only; parity tests import weights instead.
+ */
+public record NnContext(Backend backend, DType dtype, SplittableRandom rng) {
+    public NnContext(Backend backend, DType dtype, long seed) {
+        this(backend, dtype, new SplittableRandom(seed));
+    }
+}

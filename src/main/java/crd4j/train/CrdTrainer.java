@@ -1,0 +1,61 @@
+package crd4j.train;
+
+import crd4j.autograd.Graph;
+import crd4j.backend.Backend;
+import crd4j.backend.Tensor;
+import crd4j.model.CrdBranch;
+import crd4j.model.CrdModel;
+
+/**
+ * The training iteration of §7: teacher features of both modalities without gradients, then for the RGB branch
+ * forward, loss, zero_grad, backward, Adam step, then the same for the second branch on the same batch. One Adam and
+ * one ExponentialLR per branch.
+ */
+public final class CrdTrainer {
+    public static final double DEFAULT_LR = 0.005;
+
+    private final Backend be;
+    private final CrdModel model;
+    private final Adam rgbOpt, otherOpt;
+    private final ExponentialLr schedule = new ExponentialLr(ExponentialLr.GAMMA);
+
+    public CrdTrainer(Backend be, CrdModel model, double lr) {
+        this.be = be;
+        this.model = model;
+        this.rgbOpt = new Adam(be, model.rgbBranch(), lr);
+        this.otherOpt = new Adam(be, model.otherBranch(), lr);
+    }
+
+    public record StepLosses(BranchLoss.Terms rgb, BranchLoss.Terms other) {}
+
+    /** One iteration on a batch ([N,3,S,S] each); students are put in training mode. */
+    public StepLosses step(Tensor rgbBatch, Tensor otherBatch) {
+        model.train(true);
+        CrdModel.TeacherFeatures t = model.teacherForward(Graph.inference(be), rgbBatch, otherBatch);
+
+        Graph g = Graph.training(be);
+        CrdBranch.Output out = model.rgbForward(g, t);
+        BranchLoss.Terms rgb = BranchLoss.compute(g, out, t.rgb());
+        rgbOpt.zeroGrad();
+        g.backward();
+        rgbOpt.step();
+
+        Graph h = Graph.training(be);
+        CrdBranch.Output out2 = model.otherForward(h, t);
+        BranchLoss.Terms other = BranchLoss.compute(h, out2, t.other());
+        otherOpt.zeroGrad();
+        h.backward();
+        otherOpt.step();
+        return new StepLosses(rgb, other);
+    }
+
+    /** Ends an epoch: ExponentialLR(0.95) on both optimisers. */
+    public void endEpoch() {
+        schedule.step(rgbOpt);
+        schedule.step(otherOpt);
+    }
+
+    public Adam rgbOptimizer() { return rgbOpt; }
+
+    public Adam otherOptimizer() { return otherOpt; }
+}
