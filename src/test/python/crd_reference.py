@@ -384,6 +384,10 @@ def calibrate_bn(model, run_batch, n_batches=4):
             run_batch(i)
     for m in bns:
         m.momentum = 0.1
+        # Channels that ReLU left (almost) constant calibrate to a variance near 0, and eval-mode BN would then
+        # multiply float32 rounding noise by up to 1/sqrt(eps) ~ 316. Trained networks do not look like that; a floor
+        # at 5% of the layer's mean variance keeps the random network about as well conditioned as a trained one.
+        m.running_var.clamp_(min=0.05 * float(m.running_var.mean()))
     model.eval()
 
 
@@ -498,21 +502,7 @@ def check_features(tag, tensors):
 # ---------------------------------------------------------------------------------------------------------------
 # Commands.
 
-def cmd_network(a):
-    out = a.out
-    os.makedirs(out, exist_ok=True)
-    t_start = time.time()
-    teacher, rgb_b, depth_b = build_all(a.base, a.size, a.seed)
-    x_rgb, x_depth = make_inputs(a.batch, a.size, a.seed)
-    save_weights(out, teacher, rgb_b, depth_b, a.legacy_teacher)
-    save_npy(os.path.join(out, "rgb.npy"), x_rgb)
-    save_npy(os.path.join(out, "depth.npy"), x_depth)
-    if a.tsv:
-        check_branch_against_tsv(rgb_b, a.tsv, a.base)
-        check_branch_against_tsv(depth_b, a.tsv, a.base)
-
-    t0 = time.time()
-    ref = os.path.join(out, "ref")
+def write_reference(ref, a, teacher, rgb_b, depth_b, x_rgb, x_depth):
     with torch.no_grad():
         teacher.eval()
         rgb_b.eval()
@@ -540,7 +530,33 @@ def cmd_network(a):
                 raise AssertionError("non-finite anomaly map")
             log("  %-14s map min %.5f max %.5f mean %.5f" % (name, m.min(), m.max(), m.mean()))
             save_npy(os.path.join(d, "map.npy"), m[0] if a.batch == 1 else m)
-    write_json(os.path.join(ref, "meta.json"), {"base": a.base, "size": a.size, "batch": a.batch, "seed": a.seed,
+
+
+def cmd_network(a):
+    out = a.out
+    os.makedirs(out, exist_ok=True)
+    t_start = time.time()
+    teacher, rgb_b, depth_b = build_all(a.base, a.size, a.seed)
+    x_rgb, x_depth = make_inputs(a.batch, a.size, a.seed)
+    save_weights(out, teacher, rgb_b, depth_b, a.legacy_teacher)
+    save_npy(os.path.join(out, "rgb.npy"), x_rgb)
+    save_npy(os.path.join(out, "depth.npy"), x_depth)
+    if a.tsv:
+        check_branch_against_tsv(rgb_b, a.tsv, a.base)
+        check_branch_against_tsv(depth_b, a.tsv, a.base)
+
+    t0 = time.time()
+    ref = os.path.join(out, "ref")
+    if a.ref_dtype == "float64":
+        # The float32 weights and inputs evaluated in float64: the exact answer to the float32 problem, so the
+        # Java float32 error is measured against truth rather than against another float32 rounding pattern.
+        import copy
+        write_reference(ref, a, copy.deepcopy(teacher).double(), copy.deepcopy(rgb_b).double(),
+                        copy.deepcopy(depth_b).double(), x_rgb.double(), x_depth.double())
+        write_reference(os.path.join(out, "ref_f32"), a, teacher, rgb_b, depth_b, x_rgb, x_depth)
+    else:
+        write_reference(ref, a, teacher, rgb_b, depth_b, x_rgb, x_depth)
+    write_json(os.path.join(ref, "meta.json"), {"base": a.base, "size": a.size, "batch": a.batch, "seed": a.seed, "ref_dtype": a.ref_dtype,
                                                 "torch": torch.__version__})
     log("reference forward + writing in %.2fs" % (time.time() - t0))
     log("network done in %.2fs" % (time.time() - t_start))
@@ -810,6 +826,9 @@ def main(argv=None):
     p.add_argument("--legacy-teacher", action="store_true",
                    help="also write teacher_legacy.pth in the pre-1.6 (non-zip) torch.save format")
     p.add_argument("--tsv", default=None, help="optionally check both branches against this state-dict tsv")
+    p.add_argument("--ref-dtype", choices=["float32", "float64"], default="float32",
+                   help="dtype of the reference forward (float64: float32 weights/inputs evaluated exactly; the float32 "
+                        "forward then also goes to ref_f32/)")
     p.set_defaults(func=cmd_network)
 
     p = sub.add_parser("train-step", help="weights, inputs, then K training iterations (spec section 7)")
