@@ -1,0 +1,27 @@
+package crd4j.cli;
+
+import crd4j.backend.Backend;
+import crd4j.backend.nd4j.Nd4jBackend;
+import picocli.CommandLine.Option;
+
+/** Options shared by every subcommand. */
+final class Common {
+    @Option(names = "--verbose", description = "Print stack traces with errors.")
+    boolean verbose;
+
+    @Option(names = "--device", defaultValue = "auto", description = "cpu | cuda | auto (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    /** The compute backend; this build has the CPU reference backend only, so auto means cpu. */
+    Backend backend() {
+        switch (device) {
+            case "cpu", "auto" -> {
+                if (device.equals("auto")) System.err.println("crd: device auto -> cpu (ND4J reference backend)");
+                return new Nd4jBackend();
+            }
+            case "cuda" -> throw new IllegalArgumentException(
+                    "--device cuda: this build has no CUDA backend yet (use --device cpu)");
+            default -> throw new IllegalArgumentException("--device: expected cpu, cuda or auto, found '" + device + "'");
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package crd4j.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code crd}: the command-line entry point. */
+@Command(name = "crd", mixinStandardHelpOptions = true, versionProvider = CrdCli.Version.class,
+        description = "Crossmodal Reverse Distillation (CRD) RGB-D anomaly detection on the JVM.",
+        subcommands = {InspectCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+public final class CrdCli implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI and returns the exit code (0 ok, 1 failure, 2 bad usage or bad input). */
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new CrdCli());
+        cl.setExecutionExceptionHandler(new Errors());
+        return cl.execute(args);
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = CrdCli.class.getPackage().getImplementationVersion();
+            return new String[]{"crd4j " + (v == null ? "dev" : v)};
+        }
+    }
+
+    /**
+     * Bad input gets one line on stderr naming the file and what was expected, and exit code 2; a stack trace only
+     * with {@code --verbose}.
+     */
+    static final class Errors implements CommandLine.IExecutionExceptionHandler {
+        @Override
+        public int handleExecutionException(Exception ex, CommandLine cl, CommandLine.ParseResult parsed) {
+            boolean verbose = parsed.hasMatchedOption("--verbose");
+            String name = cl.getCommandName();
+            Throwable shown = ex;
+            String msg = shown.getMessage() == null ? shown.toString() : shown.getMessage();
+            cl.getErr().println("crd " + name + ": error: " + msg.lines().findFirst().orElse(""));
+            if (verbose) ex.printStackTrace(cl.getErr());
+            boolean badInput = ex instanceof java.io.IOException || ex instanceof IllegalArgumentException;
+            return badInput ? 2 : 1;
+        }
+    }
+}
