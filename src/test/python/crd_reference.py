@@ -571,6 +571,10 @@ def cmd_train_step(a):
     save_weights(out, teacher, rgb_b, depth_b, a.legacy_teacher)
     save_npy(os.path.join(out, "rgb.npy"), x_rgb)
     save_npy(os.path.join(out, "depth.npy"), x_depth)
+    if a.dtype == "float64":
+        # train the saved float32 weights in float64: the exact answer for the Java float64 "same maths" test
+        teacher, rgb_b, depth_b = teacher.double(), rgb_b.double(), depth_b.double()
+        x_rgb, x_depth = x_rgb.double(), x_depth.double()
 
     t0 = time.time()
     branches = OrderedDict([("rgb", rgb_b), ("depth", depth_b)])
@@ -614,7 +618,7 @@ def cmd_train_step(a):
     torch.save({"student_rgb": rgb_b.state_dict(), "student_depth": depth_b.state_dict()},
                os.path.join(tr, "after.pth"))
     write_json(os.path.join(tr, "meta.json"), {"base": a.base, "size": a.size, "batch": a.batch, "seed": a.seed,
-                                               "steps": a.steps, "semantics": a.semantics,
+                                               "steps": a.steps, "semantics": a.semantics, "dtype": a.dtype,
                                                "torch": torch.__version__})
     log("training steps + writing in %.2fs" % (time.time() - t0))
     log("train-step done in %.2fs" % (time.time() - t_start))
@@ -838,6 +842,8 @@ def main(argv=None):
                    help="fusion gradient semantics (spec 6.3): detached = paper-era, joint = no detaches")
     p.add_argument("--steps", type=int, default=1)
     p.add_argument("--legacy-teacher", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                   help="training dtype (weights and inputs are saved as float32 either way)")
     p.set_defaults(func=cmd_train_step)
 
     p = sub.add_parser("ops", help="single-op fixtures under DIR/ops/<case>/")
