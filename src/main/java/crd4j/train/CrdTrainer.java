@@ -18,6 +18,7 @@ public final class CrdTrainer {
     private final CrdModel model;
     private final Adam rgbOpt, otherOpt;
     private final ExponentialLr schedule = new ExponentialLr(ExponentialLr.GAMMA);
+    private java.util.function.BiConsumer<String, CrdBranch> gradientObserver = (name, branch) -> { };
 
     public CrdTrainer(Backend be, CrdModel model, double lr) {
         this.be = be;
@@ -38,6 +39,7 @@ public final class CrdTrainer {
         BranchLoss.Terms rgb = BranchLoss.compute(g, out, t.rgb());
         rgbOpt.zeroGrad();
         g.backward();
+        gradientObserver.accept("rgb", model.rgbBranch());
         rgbOpt.step();
 
         Graph h = Graph.training(be);
@@ -45,8 +47,14 @@ public final class CrdTrainer {
         BranchLoss.Terms other = BranchLoss.compute(h, out2, t.other());
         otherOpt.zeroGrad();
         h.backward();
+        gradientObserver.accept(model.secondModality().key(), model.otherBranch());
         otherOpt.step();
         return new StepLosses(rgb, other);
+    }
+
+    /** Called after each branch's backward pass and before its Adam step (gradient inspection, tests). */
+    public void setGradientObserver(java.util.function.BiConsumer<String, CrdBranch> observer) {
+        this.gradientObserver = observer;
     }
 
     /** Ends an epoch: ExponentialLR(0.95) on both optimisers. */
