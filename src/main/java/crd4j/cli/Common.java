@@ -16,7 +16,8 @@ final class Common {
     Backend backend() {
         switch (device) {
             case "cpu", "auto" -> {
-                if (device.equals("auto")) System.err.println("crd: device auto -> cpu (ND4J reference backend)");
+                // only with --verbose: on bad input the error must be the one line on stderr
+                if (device.equals("auto") && verbose) System.err.println("crd: device auto -> cpu (ND4J reference backend)");
                 return new Nd4jBackend();
             }
             case "cuda" -> throw new IllegalArgumentException(

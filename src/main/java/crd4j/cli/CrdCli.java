@@ -42,14 +42,27 @@ public final class CrdCli implements Runnable {
     static final class Errors implements CommandLine.IExecutionExceptionHandler {
         @Override
         public int handleExecutionException(Exception ex, CommandLine cl, CommandLine.ParseResult parsed) {
-            boolean verbose = parsed.hasMatchedOption("--verbose");
             String name = cl.getCommandName();
-            Throwable shown = ex;
-            String msg = shown.getMessage() == null ? shown.toString() : shown.getMessage();
+            String msg = message(ex);
             cl.getErr().println("crd " + name + ": error: " + msg.lines().findFirst().orElse(""));
-            if (verbose) ex.printStackTrace(cl.getErr());
+            if (verbose(parsed)) ex.printStackTrace(cl.getErr());
             boolean badInput = ex instanceof java.io.IOException || ex instanceof IllegalArgumentException;
             return badInput ? 2 : 1;
+        }
+
+        /** --verbose is a subcommand option (the Common mixin), so it is matched in the subcommand's parse result. */
+        private static boolean verbose(CommandLine.ParseResult parsed) {
+            for (CommandLine.ParseResult p = parsed; p != null; p = p.hasSubcommand() ? p.subcommand() : null) {
+                if (p.hasMatchedOption("--verbose")) return true;
+            }
+            return false;
+        }
+
+        /** The JDK's file exceptions carry only the path as message; say what is wrong with it. */
+        private static String message(Exception ex) {
+            if (ex instanceof java.nio.file.NoSuchFileException e && e.getReason() == null) return e.getMessage() + ": no such file";
+            if (ex instanceof java.nio.file.AccessDeniedException e && e.getReason() == null) return e.getMessage() + ": permission denied";
+            return ex.getMessage() == null ? ex.toString() : ex.getMessage();
         }
     }
 }
