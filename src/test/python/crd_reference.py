@@ -624,6 +624,38 @@ def cmd_train_step(a):
     log("train-step done in %.2fs" % (time.time() - t_start))
 
 
+def cmd_bench(a):
+    """Eval-mode forward latency of the whole CRD inference (two teacher passes, both branches, both raw maps)."""
+    torch.manual_seed(a.seed)
+    teacher = WideResNet50_2(a.base)
+    teacher.init_weights()
+    rgb_b, depth_b = CRDBranch(a.base), CRDBranch(a.base)
+    rgb_b.init_weights()
+    depth_b.init_weights()
+    for m in (teacher, rgb_b, depth_b):
+        m.eval()
+    x_rgb, x_depth = make_inputs(a.batch, a.size, a.seed)
+    times = []
+    with torch.no_grad():
+        for i in range(a.warmup + a.runs):
+            t0 = time.perf_counter()
+            t_rgb, t_depth = teacher.features(x_rgb), teacher.features(x_depth)
+            o_rgb = rgb_b.forward_all(t_rgb, t_depth)
+            o_depth = depth_b.forward_all(t_depth, t_rgb)
+            anomaly_map(o_rgb["fused"], t_rgb, a.size)
+            anomaly_map(o_depth["fused"], t_depth, a.size)
+            if i >= a.warmup:
+                times.append(time.perf_counter() - t0)
+    times.sort()
+    res = {"what": "pytorch eager float32 CRD inference (2 teachers + 2 branches + 2 raw maps)", "base": a.base,
+           "size": a.size, "batch": a.batch, "threads": torch.get_num_threads(), "torch": torch.__version__,
+           "runs_s": times, "median_s": times[len(times) // 2]}
+    print(json.dumps(res))
+    if a.out:
+        os.makedirs(a.out, exist_ok=True)
+        write_json(os.path.join(a.out, "bench.json"), res)
+
+
 def cmd_ops(a):
     t_start = time.time()
     root = os.path.join(a.out, "ops")
@@ -845,6 +877,13 @@ def main(argv=None):
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="training dtype (weights and inputs are saved as float32 either way)")
     p.set_defaults(func=cmd_train_step)
+
+    p = sub.add_parser("bench", help="time the eval-mode CRD inference (prints JSON)")
+    common(p)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=1)
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("ops", help="single-op fixtures under DIR/ops/<case>/")
     common(p)

@@ -169,24 +169,35 @@ public final class Nd4jBackend implements Backend {
 
     // ---- convolutions ------------------------------------------------------------------------------------------
 
-    /** Input as a [C·k·k, N·oH·oW] column matrix, rows ordered (c, ky, kx) like PyTorch's flattened weight. */
+    /**
+     * Per-sample column matrices [C·k·k, oH·oW] (rows ordered (c, ky, kx) like PyTorch's flattened weight), as one
+     * [N, C·k·k, oH·oW] array. A 1×1 stride-1 convolution needs no copy: the input itself is that matrix.
+     */
     private static INDArray columns(INDArray x, int k, int stride, int pad, long oH, long oW) {
         long n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
         if (k == 1 && pad == 0) {
-            INDArray xs = stride == 1 ? x
-                    : x.get(NDArrayIndex.all(), NDArrayIndex.all(),
-                    NDArrayIndex.interval(0, stride, h), NDArrayIndex.interval(0, stride, w));
-            return xs.permute(1, 0, 2, 3).dup('c').reshape(c, n * oH * oW);
+            if (stride == 1) return x.reshape(n, c, h * w);
+            return x.get(NDArrayIndex.all(), NDArrayIndex.all(),
+                    NDArrayIndex.interval(0, stride, h), NDArrayIndex.interval(0, stride, w)).dup('c').reshape(n, c, oH * oW);
         }
         INDArray col = Nd4j.create(x.dataType(), n, c, k, k, oH, oW);
         Convolution.im2col(x, k, k, stride, stride, pad, pad, 1, 1, false, col);
-        return col.permute(1, 2, 3, 0, 4, 5).dup('c').reshape(c * k * k, n * oH * oW);
+        return col.reshape(n, c * k * k, oH * oW);
     }
 
     private static long outSize(long in, int k, int stride, int pad) {
         long o = (in + 2L * pad - k) / stride + 1;
         if (o <= 0) throw new IllegalArgumentException("convolution output would be empty for input size " + in);
         return o;
+    }
+
+    /** Row n of a C-order [N, a, b] array as an [a, b] view (contiguous, no copy). */
+    private static INDArray sample(INDArray a3, long n) {
+        return a3.get(NDArrayIndex.point(n), NDArrayIndex.all(), NDArrayIndex.all());
+    }
+
+    private static void release(INDArray tmp, INDArray keep) {
+        if (tmp != keep && !tmp.isView() && tmp.closeable()) tmp.close();
     }
 
     @Override
@@ -197,8 +208,11 @@ public final class Nd4jBackend implements Backend {
         long n = x.size(0), o = w.size(0);
         long oH = outSize(x.size(2), k, stride, pad), oW = outSize(x.size(3), k, stride, pad);
         INDArray cols = columns(x, k, stride, pad, oH, oW);
-        INDArray y2 = w.reshape(o, w.length() / o).mmul(cols);
-        return wrap(y2.reshape(o, n, oH, oW).permute(1, 0, 2, 3).dup('c'));
+        INDArray w2 = w.reshape(o, w.length() / o);
+        INDArray y = Nd4j.create(x.dataType(), n, o, oH * oW);
+        for (long i = 0; i < n; i++) Nd4j.gemm(w2, sample(cols, i), sample(y, i), false, false, 1.0, 0.0);
+        release(cols, x);
+        return wrap(y.reshape(n, o, oH, oW));
     }
 
     @Override
@@ -207,20 +221,21 @@ public final class Nd4jBackend implements Backend {
         int k = (int) w.size(2);
         long n = xShape[0], c = xShape[1], h = xShape[2], wd = xShape[3];
         long o = w.size(0), oH = gy.size(2), oW = gy.size(3);
-        INDArray gy2 = gy.permute(1, 0, 2, 3).dup('c').reshape(o, n * oH * oW);
-        INDArray dcol = w.reshape(o, w.length() / o).transpose().mmul(gy2);
-        INDArray dx;
+        INDArray gy3 = gy.reshape(n, o, oH * oW);
+        INDArray w2 = w.reshape(o, w.length() / o);
+        INDArray dcol = Nd4j.create(gy.dataType(), n, w.length() / o, oH * oW);
+        for (long i = 0; i < n; i++) Nd4j.gemm(w2, sample(gy3, i), sample(dcol, i), true, false, 1.0, 0.0);
         if (k == 1 && pad == 0) {
-            INDArray dxs = dcol.reshape(c, n, oH, oW).permute(1, 0, 2, 3);
-            if (stride == 1) return wrap(dxs.dup('c'));
-            dx = Nd4j.create(gy.dataType(), xShape);
+            if (stride == 1) return wrap(dcol.reshape(xShape));
+            INDArray dx = Nd4j.create(gy.dataType(), xShape);
             dx.get(NDArrayIndex.all(), NDArrayIndex.all(),
-                    NDArrayIndex.interval(0, stride, h), NDArrayIndex.interval(0, stride, wd)).assign(dxs);
+                    NDArrayIndex.interval(0, stride, h), NDArrayIndex.interval(0, stride, wd)).assign(dcol.reshape(n, c, oH, oW));
+            dcol.close();
             return wrap(dx);
         }
-        INDArray dcol6 = dcol.reshape(c, k, k, n, oH, oW).permute(3, 0, 1, 2, 4, 5).dup('c');
-        dx = Nd4j.create(gy.dataType(), xShape);
-        Convolution.col2im(dcol6, dx, stride, stride, pad, pad, (int) h, (int) wd, 1, 1);
+        INDArray dx = Nd4j.create(gy.dataType(), xShape);
+        Convolution.col2im(dcol.reshape(n, c, k, k, oH, oW), dx, stride, stride, pad, pad, (int) h, (int) wd, 1, 1);
+        dcol.close();
         return wrap(dx);
     }
 
@@ -230,8 +245,11 @@ public final class Nd4jBackend implements Backend {
         int k = (int) wShape[2];
         long o = wShape[0], oH = gy.size(2), oW = gy.size(3), n = x.size(0);
         INDArray cols = columns(x, k, stride, pad, oH, oW);
-        INDArray gy2 = gy.permute(1, 0, 2, 3).dup('c').reshape(o, n * oH * oW);
-        return wrap(gy2.mmul(cols.transpose()).reshape(wShape));
+        INDArray gy3 = gy.reshape(n, o, oH * oW);
+        INDArray dw = Nd4j.create(gy.dataType(), o, cols.size(1));
+        for (long i = 0; i < n; i++) Nd4j.gemm(sample(gy3, i), sample(cols, i), dw, false, true, 1.0, i == 0 ? 0.0 : 1.0);
+        release(cols, x);
+        return wrap(dw.reshape(wShape));
     }
 
     private static void checkConv(INDArray x, INDArray w) {
