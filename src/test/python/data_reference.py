@@ -19,7 +19,8 @@ reference pipeline makes of them:
   <xyz>_closed.npy       float64 (256,256) after cv2.morphologyEx(MORPH_CLOSE, 3x3, iterations=3)
   <xyz>_depth.npy        float64 (256,256) after min-max and 2 hole-fill iterations
   <xyz>_input.npy        float32 (1,3,256,256) depth network input
-  bad_zero.tiff, bad_nan.tiff, bad_2ch.tiff    invalid inputs
+  xyz_403x398_be_tiled.tiff, xyz_403x398_deflate.tiff   the same cloud, big-endian tiled / deflate-compressed
+  bad_zero.tiff, bad_nan.tiff, bad_2ch.tiff, bad_16bit.png    invalid inputs
 """
 import argparse
 import os
@@ -71,6 +72,10 @@ def make_images(rng, out):
     imgs['up_100x77'] = Image.fromarray(smooth_noise(rng, 77, 100, 3), 'RGB')           # upscaling
     imgs['onex_256x300'] = Image.fromarray(smooth_noise(rng, 300, 256, 3), 'RGB')       # only a vertical pass
     imgs['same_256x256'] = Image.fromarray(smooth_noise(rng, 256, 256, 3), 'RGB')       # no pass at all
+    la = np.concatenate([smooth_noise(rng, 130, 150, 1), rng.integers(0, 256, (130, 150, 1), dtype=np.uint8)], 2)
+    imgs['la_150x130'] = Image.fromarray(la, 'LA')
+    imgs['bw_130x120'] = Image.fromarray(blob_mask(rng, 120, 130) > 0)                  # mode '1' (1-bit PNG)
+    imgs['pal16_201x199'] = Image.fromarray(smooth_noise(rng, 199, 201, 3), 'RGB').quantize(colors=12)  # 4-bit
     imgs['gt_403x398'] = Image.fromarray(blob_mask(rng, 398, 403), 'L')
     g = blob_mask(rng, 600, 800)
     gt_rgb = np.stack([g, (g // 2 + 60) * (g > 0), rng.integers(0, 256, g.shape) * (g > 0)], 2).astype(np.uint8)
@@ -200,6 +205,8 @@ def make_depth(rng, out):
     # a tiled, big-endian variant of the first cloud must read the same
     xyz = tifffile.imread(os.path.join(out, 'xyz_403x398.tiff'))
     tifffile.imwrite(os.path.join(out, 'xyz_403x398_be_tiled.tiff'), xyz.astype('>f4'), tile=(64, 64))
+    tifffile.imwrite(os.path.join(out, 'xyz_403x398_deflate.tiff'), xyz, compression='zlib')
+    Image.fromarray((rng.random((40, 50)) * 65535).astype(np.uint16)).save(os.path.join(out, 'bad_16bit.png'))
     tifffile.imwrite(os.path.join(out, 'bad_zero.tiff'), np.zeros((300, 310, 3), np.float32))
     nan = make_xyz(rng, 300, 310)
     nan[100:120, 100:120, 2] = np.nan

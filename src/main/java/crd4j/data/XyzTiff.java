@@ -31,6 +31,13 @@ public record XyzTiff(int width, int height, float[] data) {
 
     public static XyzTiff read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new WeightsFormatException(file, "no such xyz TIFF file");
+        byte[] head = new byte[4];
+        try (var in = Files.newInputStream(file)) {
+            if (in.readNBytes(head, 0, 4) < 4) throw new WeightsFormatException(file, "too short for a TIFF header");
+        }
+        boolean le = head[0] == 'I' && head[1] == 'I' && (head[2] == 42 || head[2] == 43) && head[3] == 0;
+        boolean be = head[0] == 'M' && head[1] == 'M' && head[2] == 0 && (head[3] == 42 || head[3] == 43);
+        if (!le && !be) throw new WeightsFormatException(file, "not a TIFF file (bad byte-order header; expected II*\\0 or MM\\0*)");
         Raster r;
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
             if (in == null) throw new WeightsFormatException(file, "cannot open xyz TIFF");

@@ -6,9 +6,7 @@ import crd4j.tensor.HostTensor;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -19,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** crd4j.data against Pillow / numpy / tifffile / OpenCV outputs of {@code data_reference.py}. */
 class DataPipelineTest {
     static final List<String> IMAGES = List.of("rgb_403x398", "rgba_800x600", "pal_317x251", "gray_221x173",
-            "up_100x77", "onex_256x300", "same_256x256", "gt_403x398", "gtrgb_800x600");
+            "up_100x77", "onex_256x300", "la_150x130", "bw_130x120", "pal16_201x199", "same_256x256", "gt_403x398", "gtrgb_800x600");
     static final List<String> CLOUDS = List.of("xyz_403x398", "xyz_800x600", "xyz_442x422");
 
     private static Path ref(String name) {
@@ -113,6 +111,7 @@ class DataPipelineTest {
         XyzTiff tiles = XyzTiff.read(ref("xyz_403x398_be_tiled.tiff"));
         assertEquals(strips.width(), tiles.width());
         assertArrayEquals(strips.data(), tiles.data(), "big-endian tiled TIFF");
+        assertArrayEquals(strips.data(), XyzTiff.read(ref("xyz_403x398_deflate.tiff")).data(), "deflate TIFF");
     }
 
     @Test
@@ -159,6 +158,10 @@ class DataPipelineTest {
         Path notImage = ref("xyz_403x398_fg.npy");
         WeightsFormatException e = assertThrows(WeightsFormatException.class, () -> ImageInputs.rgbInput(notImage));
         assertEquals(notImage, e.file());
+        Path sixteen = ref("bad_16bit.png");
+        WeightsFormatException e16 = assertThrows(WeightsFormatException.class, () -> ImageInputs.rgbInput(sixteen));
+        assertEquals(sixteen, e16.file());
+        System.out.println("[data] bad_16bit.png -> " + e16.getMessage());
         Path missing = ref("no-such.png");
         assertEquals(missing, assertThrows(WeightsFormatException.class, () -> ImageInputs.groundTruth(missing)).file());
     }
@@ -186,6 +189,4 @@ class DataPipelineTest {
         }
         return Math.sqrt(num / Math.max(den, 1e-300));
     }
-
-    static String str(Object o) { return o instanceof long[] l ? Arrays.toString(l) : String.valueOf(o); }
 }
