@@ -315,7 +315,7 @@ public final class Metrics {
         for (int i = 0; i < n; i++) if (isPositive(pay[i], regionPayload)) pos++;
         long neg = n - pos;
         long tp = 0, fp = 0;
-        long twiceArea = 0;   // 2 · Σ tp_block · (fp_before + fp_block / 2), exact
+        long twiceArea = 0;   // 2 · Σ fp_block · (tp_above + tp_block / 2), exact Mann–Whitney count
         double ap = 0.0, comp = 0.0;  // Neumaier-compensated sum
         int i = n - 1;
         while (i >= 0) {
@@ -326,7 +326,7 @@ public final class Metrics {
                 if (isPositive(pay[j], regionPayload)) tpB++; else fpB++;
                 j--;
             }
-            twiceArea += tpB * (2 * fp + fpB);
+            twiceArea += fpB * (2 * tp + tpB);
             long prevTp = tp;
             tp += tpB;
             fp += fpB;
