@@ -62,7 +62,7 @@ public final class GaussianFilter {
         double[] phi = new double[2 * r + 1];
         for (int i = 0; i < phi.length; i++) {
             long x = i - r;
-            phi[i] = Math.exp(a * (double) (x * x));
+            phi[i] = StrictMath.exp(a * (double) (x * x));   // fdlibm: the same bits on every JVM
         }
         double sum = numpyPairwiseSum(phi, 0, phi.length);
         for (int i = 0; i < phi.length; i++) phi[i] = phi[i] / sum;

@@ -1,6 +1,7 @@
 package crd4j.eval;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -75,6 +76,31 @@ class MetricsTest {
         }
         System.out.printf("evaluate vs reference: max abs err I-AUROC %.3g I-AP %.3g P-AUROC %.3g P-AP %.3g "
                 + "AU-PRO30 %.3g AU-PRO01 %.3g%n", worst[0], worst[1], worst[2], worst[3], worst[4], worst[5]);
+    }
+
+    /**
+     * Opt-in (the reference takes ~15 s to generate and writes ~100 MB): {@code -Dcrd4j.eval.big=true}. All six
+     * metrics on 100 maps of 256x256 (6.5 M pooled pixels) against scikit-learn and the Python AU-PRO.
+     */
+    @Test
+    @EnabledIfSystemProperty(named = "crd4j.eval.big", matches = "true")
+    void evaluateMatchesReferenceAt100Maps256Squared() {
+        EvalReference ref = EvalReference.generate("big", "--seed", "2", "--big");
+        int m = ref.integer("big_m"), h = ref.integer("big_h"), w = ref.integer("big_w");
+        List<double[]> maps = EvalReference.split(ref.f64("big_maps"), m);
+        List<int[]> gts = EvalReference.split(ref.i32("big_gts"), m);
+        long t0 = System.nanoTime();
+        MetricSet got = Metrics.evaluate(maps, gts, h, w);
+        double sec = (System.nanoTime() - t0) / 1e9;
+        double[] g = {got.iAuroc(), got.iAp(), got.pAuroc(), got.pAp(), got.auPro30(), got.auPro01()};
+        String[] keys = {"iauroc", "iap", "pauroc", "pap", "aupro30", "aupro01"};
+        StringBuilder errs = new StringBuilder();
+        for (int k = 0; k < 6; k++) {
+            double e = ref.scalar("big_" + keys[k]);
+            errs.append(String.format(" %s %.3g", keys[k], Math.abs(g[k] - e)));
+            assertEquals(e, g[k], k < 4 ? SCORE_TOL : PRO_TOL, "big " + keys[k]);
+        }
+        System.out.printf("100x256x256 vs reference (%.2f s):%s%n", sec, errs);
     }
 
     @Test
