@@ -13,7 +13,12 @@ import java.util.List;
  *       {@link #trapezoid} with the interpolation correction at the integration limit).</li>
  * </ul>
  * Scores are sorted once per call with an O(n) LSD radix sort on order-preserving 64-bit keys that carries an int
- * payload (label or region id), so pooled inputs of ~100 maps × 65,536 pixels take 24 bytes per pixel of scratch.
+ * payload (label or region id); the pooled pixels are never copied as doubles, so ~100 maps × 65,536 pixels need
+ * 24 bytes per pixel of scratch (~160 MB).
+ *
+ * <p>Degenerate inputs follow the formulas: AUROC is NaN with one class only (scikit-learn raises), AP is −0.0 without
+ * positives (as scikit-learn 1.2), and without any GT region the PRO values are NaN and dropped by {@link #trapezoid},
+ * leaving the (0,0)–(1,1) diagonal (AU-PRO@0.3 = 0.15, AU-PRO@0.01 = 0.005), as the official code does.
  * Labels must be 0 or 1; NaN scores are rejected (scikit-learn rejects them too).
  */
 public final class Metrics {
@@ -30,13 +35,13 @@ public final class Metrics {
      */
     public static double rocAuc(double[] scores, int[] labels) {
         checkBinary(labels);
-        return binary(sorted(scores, labels), false).auroc;
+        return binary(sorted(List.of(scores), labels.clone()), false).auroc;
     }
 
     /** {@code average_precision_score(labels, scores)}; −0.0 when there is no positive (as scikit-learn 1.2). */
     public static double averagePrecision(double[] scores, int[] labels) {
         checkBinary(labels);
-        return binary(sorted(scores, labels), false).ap;
+        return binary(sorted(List.of(scores), labels.clone()), false).ap;
     }
 
     // ------------------------------------------------------------------ pixel-level
@@ -45,20 +50,22 @@ public final class Metrics {
     public static double pixelRocAuc(List<double[]> maps, List<int[]> gts) {
         int[] labels = poolLabels(maps, gts);
         checkBinary(labels);
-        return binary(sorted(pool(maps, gts), labels), false).auroc;
+        return binary(sorted(maps, labels), false).auroc;
     }
 
     /** {@link #averagePrecision} over all pixels of all maps pooled. */
     public static double pixelAveragePrecision(List<double[]> maps, List<int[]> gts) {
         int[] labels = poolLabels(maps, gts);
         checkBinary(labels);
-        return binary(sorted(pool(maps, gts), labels), false).ap;
+        return binary(sorted(maps, labels), false).ap;
     }
 
     /** The exact PRO curve of spec §9 for row-major {@code height×width} maps and their 0/1 GT maps. */
     public static ProCurve proCurve(List<double[]> maps, List<int[]> gts, int height, int width) {
         Regions regions = regions(maps, gts, height, width);
-        return proCurve(sorted(pool(maps, gts), regions.payload), regions);
+        Sorted sorted = sorted(maps, regions.payload);
+        regions.payload = null;
+        return proCurve(sorted, regions);
     }
 
     /** AU-PRO up to {@code limit} (e.g. 0.3): area under the PRO curve divided by the limit. */
@@ -87,10 +94,10 @@ public final class Metrics {
             for (int g : gts.get(i)) lab = Math.max(lab, g);
             imgLabels[i] = lab;
         }
-        Binary img = binary(sorted(imgScores, imgLabels), false);
+        Binary img = binary(sorted(List.of(imgScores), imgLabels), false);
         Regions regions = regions(maps, gts, height, width);
-        Sorted px = sorted(pool(maps, gts), regions.payload);
-        regions.payload = null;
+        Sorted px = sorted(maps, regions.payload);
+        regions.payload = null;   // now owned (permuted) by px
         Binary pix = binary(px, true);
         ProCurve curve = proCurve(px, regions);
         return new MetricSet(img.auroc, img.ap, pix.auroc, pix.ap, curve.auPro(PRO_LIMIT), curve.auPro(PRO_LIMIT_SMALL));
@@ -175,21 +182,11 @@ public final class Metrics {
         }
     }
 
-    private static double[] pool(List<double[]> maps, List<int[]> gts) {
-        checkSizes(maps, gts);
-        long total = 0;
-        for (double[] m : maps) total += m.length;
-        if (total > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("too many pixels: " + total);
-        double[] all = new double[(int) total];
-        int off = 0;
-        for (double[] m : maps) {
-            System.arraycopy(m, 0, all, off, m.length);
-            off += m.length;
-        }
-        return all;
-    }
-
     private static int[] poolLabels(List<double[]> maps, List<int[]> gts) {
+        checkSizes(maps, gts);
+        long total0 = 0;
+        for (int[] g : gts) total0 += g.length;
+        if (total0 > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("too many pixels: " + total0);
         int total = 0;
         for (int[] g : gts) total += g.length;
         int[] all = new int[total];
@@ -203,13 +200,16 @@ public final class Metrics {
 
     private static Regions regions(List<double[]> maps, List<int[]> gts, int height, int width) {
         checkSizes(maps, gts);
-        int total = 0;
+        if (height <= 0 || width <= 0) throw new IllegalArgumentException("bad map size " + height + "x" + width);
+        long total0 = 0;
         for (int[] g : gts) {
             if (g.length != height * width) {
                 throw new IllegalArgumentException("GT map has " + g.length + " pixels, expected " + height + "*" + width);
             }
-            total += g.length;
+            total0 += g.length;
         }
+        if (total0 > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("too many pixels: " + total0);
+        int total = (int) total0;
         Regions r = new Regions();
         r.payload = new int[total];
         int[] labels = new int[height * width];
@@ -249,20 +249,28 @@ public final class Metrics {
         }
     }
 
-    private static Sorted sorted(double[] scores, int[] payload) {
-        if (scores.length != payload.length) {
-            throw new IllegalArgumentException(scores.length + " scores but " + payload.length + " labels");
+    /**
+     * Sort keys of the concatenated score arrays, sorted ascending, with {@code payload} (one entry per score, taken
+     * over and permuted in place) alongside. Scratch: 24 bytes per score including the result.
+     */
+    private static Sorted sorted(List<double[]> scores, int[] payload) {
+        long total = 0;
+        for (double[] a : scores) total += a.length;
+        if (total != payload.length) {
+            throw new IllegalArgumentException(total + " scores but " + payload.length + " labels");
         }
-        int n = scores.length;
-        long[] keys = new long[n];
-        for (int i = 0; i < n; i++) {
-            double s = scores[i];
-            if (Double.isNaN(s)) throw new IllegalArgumentException("NaN score at index " + i);
-            keys[i] = key(s);
+        long[] keys = new long[payload.length];
+        int off = 0;
+        for (double[] a : scores) {
+            for (int i = 0; i < a.length; i++) {
+                double s = a[i];
+                if (Double.isNaN(s)) throw new IllegalArgumentException("NaN score at index " + (off + i));
+                keys[off + i] = key(s);
+            }
+            off += a.length;
         }
-        int[] pay = payload.clone();
-        radixSort(keys, pay);
-        return new Sorted(keys, pay);
+        radixSort(keys, payload);
+        return new Sorted(keys, payload);
     }
 
     /** Order-preserving map of a non-NaN double to a long compared as unsigned; −0.0 and 0.0 map to the same key. */

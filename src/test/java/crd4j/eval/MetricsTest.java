@@ -192,6 +192,27 @@ class MetricsTest {
     }
 
     @Test
+    void degenerateInputsFollowTheFormulas() {
+        // only good samples: no GT region, one class
+        List<double[]> maps = List.of(new double[]{0.1, 0.5, 0.2, 0.3}, new double[]{0.4, 0.4, 0.0, -0.0});
+        List<int[]> gts = List.of(new int[4], new int[4]);
+        MetricSet s = Metrics.evaluate(maps, gts, 2, 2);
+        assertTrue(Double.isNaN(s.iAuroc()) && Double.isNaN(s.pAuroc()), s.toString());
+        assertEquals(-0.0, s.pAp(), 0.0);
+        // PRO values are NaN (0/0) and dropped: the curve degenerates to the (0,0)-(1,1) diagonal
+        assertEquals(0.15, s.auPro30(), 1e-15);   // area 0.5*0.3*0.3 = 0.045, divided by 0.3
+        assertEquals(0.005, s.auPro01(), 1e-15);
+        // inputs are not modified
+        int[] labels = {1, 0, 1, 0};
+        double[] scores = {0.3, 0.1, 0.2, 0.4};
+        Metrics.rocAuc(scores, labels);
+        assertArrayEquals(new int[]{1, 0, 1, 0}, labels);
+        assertArrayEquals(new double[]{0.3, 0.1, 0.2, 0.4}, scores, 0.0);
+        assertEquals(0.5, Metrics.rocAuc(scores, labels), 0.0);
+        assertThrows(IllegalArgumentException.class, () -> Metrics.evaluate(maps, List.of(new int[4]), 2, 2));
+    }
+
+    @Test
     void fullScale100Maps256Squared() {
         // 100 x 65,536 pooled pixels: the size of a large MVTec 3D-AD test class
         Random rnd = new Random(3);
