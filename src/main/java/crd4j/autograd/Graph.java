@@ -18,6 +18,7 @@ public final class Graph {
     private final Backend be;
     private final boolean recording;
     private final List<Runnable> tape = new ArrayList<>();
+    private final List<Tensor> produced = new ArrayList<>();
 
     public Graph(Backend be, boolean recording) {
         this.be = be;
@@ -43,7 +44,21 @@ public final class Graph {
         return false;
     }
 
-    private Var result(Tensor t, boolean tracked) { return new Var(t, tracked); }
+    private Var result(Tensor t, boolean tracked) {
+        produced.add(t);
+        return new Var(t, tracked);
+    }
+
+    /**
+     * Frees every tensor this graph's operations produced (activations), now rather than at garbage collection:
+     * large native buffers that wait for the GC make the next forward pass fault in fresh memory. Call it once
+     * nothing computed by this graph is used any more (copy results to the host first).
+     */
+    public void release() {
+        for (Tensor t : produced) t.close();
+        produced.clear();
+        tape.clear();
+    }
 
     /** Seeds dL/d(output) = {@code gradOutput} (a tensor handed over) and runs {@link #backward()}. */
     public void backward(Var output, Tensor gradOutput) {

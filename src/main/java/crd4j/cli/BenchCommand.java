@@ -42,6 +42,15 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "1", description = "Untimed warm-up runs (default: ${DEFAULT-VALUE}).")
     int warmup;
 
+    private static String rss() {
+        try {
+            return java.nio.file.Files.readAllLines(java.nio.file.Paths.get("/proc/self/status")).stream()
+                    .filter(l -> l.startsWith("VmRSS")).findFirst().orElse("?").replaceAll("\\s+", " ");
+        } catch (java.io.IOException e) {
+            return "?";
+        }
+    }
+
     @Override
     public Integer call() {
         Preset p = Preset.byName(preset);
@@ -64,7 +73,11 @@ final class BenchCommand implements Callable<Integer> {
             CrdBranch.Output o1 = model.rgbForward(g, t), o2 = model.otherForward(g, t);
             AnomalyMap.raw(be, o1.fused(), t.rgb(), p.size());
             AnomalyMap.raw(be, o2.fused(), t.other(), p.size());
+            g.release();
+            x.close();
+            y.close();
             if (i >= warmup) times.add((System.nanoTime() - t0) / 1e9);
+            if (common.verbose) System.err.printf(Locale.ROOT, "run %d: %.3f s, rss %s%n", i, (System.nanoTime() - t0) / 1e9, rss());
         }
         Collections.sort(times);
         System.out.printf(Locale.ROOT, "{\"what\": \"crd4j %s float32 CRD inference (2 teachers + 2 branches + 2 raw maps)\", "

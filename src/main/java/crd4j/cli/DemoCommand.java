@@ -148,6 +148,7 @@ final class DemoCommand implements Callable<Integer> {
             HostTensor mr = AnomalyMap.raw(be, r.fused(), t.rgb(), s), md = AnomalyMap.raw(be, d.fused(), t.other(), s);
             System.arraycopy(mr.doubles(), 0, out[0], i * s * s, s * s);
             System.arraycopy(md.doubles(), 0, out[1], i * s * s, s * s);
+            g.release();
         }
         return out;
     }

@@ -29,9 +29,11 @@ public final class Inspection {
         CrdModel.TeacherFeatures t = model.teacherForward(g, rgb, other);
         for (int k = 0; k < 3; k++) out.put("teacher_rgb_" + (k + 1), t.rgb().get(k).value().toHost());
         for (int k = 0; k < 3; k++) out.put("teacher_" + m + "_" + (k + 1), t.other().get(k).value().toHost());
-        if (!withBranches) return out;
-        branch(be, "rgb", model.rgbForward(g, t), t.rgb(), model.preset().size(), out);
-        branch(be, m, model.otherForward(g, t), t.other(), model.preset().size(), out);
+        if (withBranches) {
+            branch(be, "rgb", model.rgbForward(g, t), t.rgb(), model.preset().size(), out);
+            branch(be, m, model.otherForward(g, t), t.other(), model.preset().size(), out);
+        }
+        g.release();
         return out;
     }
 

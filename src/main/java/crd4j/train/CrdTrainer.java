@@ -32,7 +32,8 @@ public final class CrdTrainer {
     /** One iteration on a batch ([N,3,S,S] each); students are put in training mode. */
     public StepLosses step(Tensor rgbBatch, Tensor otherBatch) {
         model.train(true);
-        CrdModel.TeacherFeatures t = model.teacherForward(Graph.inference(be), rgbBatch, otherBatch);
+        Graph teacherGraph = Graph.inference(be);
+        CrdModel.TeacherFeatures t = model.teacherForward(teacherGraph, rgbBatch, otherBatch);
 
         Graph g = Graph.training(be);
         CrdBranch.Output out = model.rgbForward(g, t);
@@ -49,6 +50,9 @@ public final class CrdTrainer {
         h.backward();
         gradientObserver.accept(model.secondModality().key(), model.otherBranch());
         otherOpt.step();
+        g.release();
+        h.release();
+        teacherGraph.release();
         return new StepLosses(rgb, other);
     }
 

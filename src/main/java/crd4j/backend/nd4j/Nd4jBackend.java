@@ -27,8 +27,17 @@ public final class Nd4jBackend implements Backend {
     static final class Nd4jTensor implements Tensor {
         final INDArray a;
 
+        private boolean closed;
+
         Nd4jTensor(INDArray a) {
             this.a = a.ordering() == 'c' && !a.isView() ? a : a.dup('c');
+        }
+
+        /** Frees the native buffer now instead of at the next garbage collection. */
+        @Override
+        public synchronized void close() {
+            if (!closed && a.closeable()) a.close();
+            closed = true;
         }
 
         @Override
@@ -209,10 +218,11 @@ public final class Nd4jBackend implements Backend {
         long oH = outSize(x.size(2), k, stride, pad), oW = outSize(x.size(3), k, stride, pad);
         INDArray cols = columns(x, k, stride, pad, oH, oW);
         INDArray w2 = w.reshape(o, w.length() / o);
-        INDArray y = Nd4j.create(x.dataType(), n, o, oH * oW);
-        for (long i = 0; i < n; i++) Nd4j.gemm(w2, sample(cols, i), sample(y, i), false, false, 1.0, 0.0);
+        INDArray y = Nd4j.create(x.dataType(), n, o, oH, oW);
+        INDArray y3 = y.reshape(n, o, oH * oW); // a view of y's buffer: the GEMMs write straight into y
+        for (long i = 0; i < n; i++) Nd4j.gemm(w2, sample(cols, i), sample(y3, i), false, false, 1.0, 0.0);
         release(cols, x);
-        return wrap(y.reshape(n, o, oH, oW));
+        return wrap(y);
     }
 
     @Override
@@ -223,10 +233,15 @@ public final class Nd4jBackend implements Backend {
         long o = w.size(0), oH = gy.size(2), oW = gy.size(3);
         INDArray gy3 = gy.reshape(n, o, oH * oW);
         INDArray w2 = w.reshape(o, w.length() / o);
+        if (k == 1 && pad == 0 && stride == 1) {
+            INDArray dx = Nd4j.create(gy.dataType(), xShape);
+            INDArray dx3 = dx.reshape(n, c, h * wd);
+            for (long i = 0; i < n; i++) Nd4j.gemm(w2, sample(gy3, i), sample(dx3, i), true, false, 1.0, 0.0);
+            return wrap(dx);
+        }
         INDArray dcol = Nd4j.create(gy.dataType(), n, w.length() / o, oH * oW);
         for (long i = 0; i < n; i++) Nd4j.gemm(w2, sample(gy3, i), sample(dcol, i), true, false, 1.0, 0.0);
         if (k == 1 && pad == 0) {
-            if (stride == 1) return wrap(dcol.reshape(xShape));
             INDArray dx = Nd4j.create(gy.dataType(), xShape);
             dx.get(NDArrayIndex.all(), NDArrayIndex.all(),
                     NDArrayIndex.interval(0, stride, h), NDArrayIndex.interval(0, stride, wd)).assign(dcol.reshape(n, c, oH, oW));
@@ -246,10 +261,11 @@ public final class Nd4jBackend implements Backend {
         long o = wShape[0], oH = gy.size(2), oW = gy.size(3), n = x.size(0);
         INDArray cols = columns(x, k, stride, pad, oH, oW);
         INDArray gy3 = gy.reshape(n, o, oH * oW);
-        INDArray dw = Nd4j.create(gy.dataType(), o, cols.size(1));
-        for (long i = 0; i < n; i++) Nd4j.gemm(sample(gy3, i), sample(cols, i), dw, false, true, 1.0, i == 0 ? 0.0 : 1.0);
+        INDArray dw = Nd4j.create(gy.dataType(), wShape);
+        INDArray dw2 = dw.reshape(o, cols.size(1));
+        for (long i = 0; i < n; i++) Nd4j.gemm(sample(gy3, i), sample(cols, i), dw2, false, true, 1.0, i == 0 ? 0.0 : 1.0);
         release(cols, x);
-        return wrap(dw.reshape(wShape));
+        return wrap(dw);
     }
 
     private static void checkConv(INDArray x, INDArray w) {
@@ -269,7 +285,11 @@ public final class Nd4jBackend implements Backend {
         }
         INDArray x2 = x.permute(0, 2, 3, 1).dup('c').reshape(n * h * wd, c);
         INDArray y2 = x2.mmul(w.reshape(c, o * 4));
-        return wrap(y2.reshape(n, h, wd, o, 2, 2).permute(0, 3, 1, 4, 2, 5).dup('c').reshape(n, o, 2 * h, 2 * wd));
+        INDArray y = Nd4j.create(x.dataType(), n, o, 2 * h, 2 * wd);
+        y.reshape(n, o, h, 2, wd, 2).assign(y2.reshape(n, h, wd, o, 2, 2).permute(0, 3, 1, 4, 2, 5));
+        x2.close();
+        y2.close();
+        return wrap(y);
     }
 
     private static INDArray deconvGradRows(INDArray gy) {
