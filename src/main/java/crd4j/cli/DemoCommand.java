@@ -60,6 +60,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Seed for teacher, data and initialisation.")
     long seed;
 
+    @Option(names = "--calibrate-teacher", negatable = true, defaultValue = "false", fallbackValue = "true",
+            description = "Estimate the random teacher's batch-norm statistics on the training parts (default: ${DEFAULT-VALUE}).")
+    boolean calibrate;
+
     @Override
     public Integer call() throws Exception {
         Preset p = Preset.byName(preset);
@@ -72,6 +76,18 @@ final class DemoCommand implements Callable<Integer> {
         CrdTrainer trainer = new CrdTrainer(be, model, lr);
 
         List<SyntheticParts.Sample> train = data.good(trainCount, 1000);
+        if (calibrate) {
+            // a random teacher's BN statistics (mean 0, var 1) do not fit its own activations; estimate them on the
+            // training parts of both modalities (the one teacher serves both)
+            List<crd4j.backend.Tensor> batches = new ArrayList<>();
+            for (int i = 0; i + 1 < train.size(); i += batch) {
+                List<SyntheticParts.Sample> b = train.subList(i, Math.min(train.size(), i + batch));
+                batches.add(be.fromHost(SyntheticParts.stack(b, true)));
+                batches.add(be.fromHost(SyntheticParts.stack(b, false)));
+            }
+            model.teacher().calibrateBatchNorm(be, batches);
+            System.err.println("crd demo: teacher batch-norm statistics calibrated on " + train.size() + " training parts (both modalities)");
+        }
         long t0 = System.nanoTime();
         for (int e = 0; e < epochs; e++) {
             double lr0 = trainer.rgbOptimizer().lr(), rgbLoss = 0, depthLoss = 0;

@@ -42,6 +42,27 @@ public final class WideResNetTeacher extends Module {
         super.train(false); // frozen: the reference keeps the teachers in eval() (§7)
     }
 
+    /**
+     * Re-estimates every batch-norm running statistic as the cumulative average over {@code batches} (each layer
+     * normalised with batch statistics, as in PyTorch's train mode with momentum=None), then returns to eval mode.
+     * Used for a randomly initialised teacher, whose default statistics (mean 0, var 1) let activations drift
+     * through 16 blocks; never needed for ImageNet weights.
+     */
+    public void calibrateBatchNorm(crd4j.backend.Backend be, List<crd4j.backend.Tensor> batches) {
+        List<BatchNorm2d> bns = modules().stream().filter(m -> m instanceof BatchNorm2d).map(m -> (BatchNorm2d) m).toList();
+        for (BatchNorm2d bn : bns) bn.train(true);
+        for (int k = 0; k < batches.size(); k++) {
+            for (BatchNorm2d bn : bns) bn.setMomentum(1.0 / (k + 1));
+            Graph g = Graph.inference(be);
+            forward(g, g.constant(batches.get(k)));
+            g.release();
+        }
+        for (BatchNorm2d bn : bns) {
+            bn.setMomentum(BatchNorm2d.MOMENTUM);
+            bn.train(false);
+        }
+    }
+
     public List<Var> forward(Graph g, Var x) {
         Var y = g.relu(bn1.forward(g, conv1.forward(g, x)));
         y = g.maxPool3x3s2p1(y);

@@ -18,6 +18,7 @@ public final class BatchNorm2d extends Module implements Layer {
     public final Var weight, bias;
     private Tensor runningMean, runningVar;
     private long numBatchesTracked;
+    private double momentum = MOMENTUM;
 
     public BatchNorm2d(NnContext ctx, int channels, boolean trainable) {
         super(ctx);
@@ -38,10 +39,13 @@ public final class BatchNorm2d extends Module implements Layer {
     public Var forward(Graph g, Var x) {
         if (isTraining()) {
             numBatchesTracked++;
-            return g.batchNormTrain(x, weight, bias, runningMean, runningVar, MOMENTUM, EPS);
+            return g.batchNormTrain(x, weight, bias, runningMean, runningVar, momentum, EPS);
         }
         return g.batchNormEval(x, weight, bias, runningMean, runningVar, EPS);
     }
 
     public long numBatchesTracked() { return numBatchesTracked; }
+
+    /** Running-statistics momentum; 1/(k+1) for the k-th batch gives PyTorch's cumulative average (momentum=None). */
+    public void setMomentum(double momentum) { this.momentum = momentum; }
 }

@@ -139,6 +139,14 @@ public abstract class Module {
         return out;
     }
 
+    /** This module and all its descendants, depth first. */
+    public List<Module> modules() {
+        List<Module> out = new ArrayList<>();
+        out.add(this);
+        for (Module m : children.values()) out.addAll(m.modules());
+        return out;
+    }
+
     public long parameterCount() {
         long n = 0;
         for (StateEntry e : stateEntries()) if (e.trainable()) n += HostTensor.numel(e.shape());
