@@ -221,6 +221,55 @@ class FuseOCBE(nn.Module):
         return self.bn_layer(torch.cat([l1, l2, l3], dim=1))
 
 
+class RDOCBE(nn.Module):
+    """RD's one-class bottleneck embedding (spec 4.1): T1 through two stride-2 convs, T2 through one, T3 unchanged.
+    conv4/bn4 exist (as in the reference) but are never run."""
+
+    def __init__(self, b):
+        super().__init__()
+        c1, c2, c3 = 4 * b, 8 * b, 16 * b
+        self.bn_layer, _ = make_encoder_layer(3 * c3, 8 * b, 3, 2)
+        self.conv1 = conv(c1, c2, 3, 2, 1)
+        self.bn1 = bnorm(c2)
+        self.conv2 = conv(c2, c3, 3, 2, 1)
+        self.bn2 = bnorm(c3)
+        self.conv3 = conv(c2, c3, 3, 2, 1)
+        self.bn3 = bnorm(c3)
+        self.conv4 = conv(4 * c3, 32 * b, 1, 1, 0)
+        self.bn4 = bnorm(32 * b)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, t):
+        l1 = self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(t[0]))))))
+        l2 = self.relu(self.bn3(self.conv3(t[1])))
+        return self.bn_layer(torch.cat([l1, l2, t[2]], dim=1))
+
+
+class RDStudent(nn.Module):
+    """RD baseline student (spec 4.1 + 4.2): OCBE then the plain decoder, returning [S1, S2, S3]."""
+
+    def __init__(self, b):
+        super().__init__()
+        self.bn = RDOCBE(b)
+        self.decoder = nn.Module()
+        inpl = 32 * b
+        self.decoder.layer1, inpl = make_decoder_layer(inpl, 4 * b, 3)
+        self.decoder.layer2, inpl = make_decoder_layer(inpl, 2 * b, 4)
+        self.decoder.layer3, inpl = make_decoder_layer(inpl, b, 6)
+
+    def init_weights(self):
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, t):
+        z = self.bn(t)
+        s3 = self.decoder.layer1(z)
+        s2 = self.decoder.layer2(s3)
+        s1 = self.decoder.layer3(s2)
+        return z, [s1, s2, s3]
+
+
 class DeBottleneck(nn.Module):
     """Decoder bottleneck (spec 4.2): in an upsampling block the 3x3 conv is a k2s2 deconv and the shortcut is
     deconv(in->out) + BN."""
@@ -624,6 +673,33 @@ def cmd_train_step(a):
     log("train-step done in %.2fs" % (time.time() - t_start))
 
 
+def cmd_rd(a):
+    """RD baseline (spec 4.1, 4.2): teacher.pth, rd.pth {'bn', 'decoder'}, rgb.npy and eval-mode outputs, computed in
+    float64 on the float32 weights (ref/) and in float32 (ref_f32/)."""
+    import copy
+    os.makedirs(a.out, exist_ok=True)
+    torch.manual_seed(a.seed)
+    np.random.seed(a.seed)
+    teacher = build_teacher(a.base, a.size)
+    rd = RDStudent(a.base)
+    rd.init_weights()
+    calibrate_bn(rd, lambda i: rd(teacher.features(torch.randn(2, 3, a.size, a.size))))
+    randomise_bn_affine(rd)
+    rd.eval()
+    x, _ = make_inputs(1, a.size, a.seed)
+    torch.save(teacher.state_dict(), os.path.join(a.out, "teacher.pth"))
+    torch.save({"bn": rd.bn.state_dict(), "decoder": rd.decoder.state_dict()}, os.path.join(a.out, "rd.pth"))
+    save_npy(os.path.join(a.out, "rgb.npy"), x)
+    for sub, t_m, r_m, xx in (("ref", copy.deepcopy(teacher).double(), copy.deepcopy(rd).double(), x.double()),
+                              ("ref_f32", teacher, rd, x)):
+        with torch.no_grad():
+            z, s_list = r_m(t_m.features(xx))
+        save_npy(os.path.join(a.out, sub, "ocbe.npy"), z)
+        for k in range(3):
+            save_npy(os.path.join(a.out, sub, "s_%d.npy" % (k + 1)), s_list[k])
+        check_features("rd " + sub, s_list)
+
+
 def cmd_bench(a):
     """Eval-mode forward latency of the whole CRD inference (two teacher passes, both branches, both raw maps)."""
     torch.manual_seed(a.seed)
@@ -877,6 +953,10 @@ def main(argv=None):
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="training dtype (weights and inputs are saved as float32 either way)")
     p.set_defaults(func=cmd_train_step)
+
+    p = sub.add_parser("rd", help="RD baseline OCBE + plain decoder: weights, input, eval-mode outputs")
+    common(p)
+    p.set_defaults(func=cmd_rd)
 
     p = sub.add_parser("bench", help="time the eval-mode CRD inference (prints JSON)")
     common(p)
