@@ -1,7 +1,6 @@
 package crd4j.eval;
 
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -79,11 +78,11 @@ class MetricsTest {
     }
 
     /**
-     * Opt-in (the reference takes ~15 s to generate and writes ~100 MB): {@code -Dcrd4j.eval.big=true}. All six
+     * Full size (the reference takes ~15 s to generate and writes ~100 MB under target/). All six
      * metrics on 100 maps of 256x256 (6.5 M pooled pixels) against scikit-learn and the Python AU-PRO.
      */
     @Test
-    @EnabledIfSystemProperty(named = "crd4j.eval.big", matches = "true")
+
     void evaluateMatchesReferenceAt100Maps256Squared() {
         EvalReference ref = EvalReference.generate("big", "--seed", "2", "--big");
         int m = ref.integer("big_m"), h = ref.integer("big_h"), w = ref.integer("big_w");
