@@ -31,7 +31,9 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = {"Write the network's intermediate outputs as float32 .npy files for parity checks.",
-                "Inputs are preprocessed tensors [1,3,S,S] (S = 256 for the paper preset).",
+                "Inputs are preprocessed tensors [1,3,S,S] (S = 256 for the paper preset), or raw files",
+                "(--rgb-image with --xyz or --normals, optionally --gt) preprocessed as in spec section 2;",
+                "without --teacher/--checkpoint only the network inputs (and gt.npy) are written.",
                 "Writes DIR/input_rgb.npy, DIR/input_depth.npy, DIR/teacher_{rgb,depth}_{1,2,3}.npy and, with",
                 "--checkpoint, DIR/<branch>/{bp,ibp,raw,fused}_{1,2,3}.npy, ocbe.npy and map.npy per branch."})
 final class InspectCommand implements Callable<Integer> {
@@ -45,11 +47,23 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", description = "Reference CRD checkpoint .pth ({'student_rgb', 'student_depth'}) or a crd4j model file.")
     Path checkpoint;
 
-    @Option(names = "--rgb", required = true, description = "Preprocessed RGB input .npy, float32 [1,3,S,S].")
+    @Option(names = "--rgb", description = "Preprocessed RGB input .npy, float32 [1,3,S,S].")
     Path rgb;
 
-    @Option(names = {"--depth", "--normals"}, required = true, description = "Preprocessed depth (or normals) input .npy, float32 [1,3,S,S].")
+    @Option(names = "--depth", description = "Preprocessed depth input .npy, float32 [1,3,S,S].")
     Path depth;
+
+    @Option(names = "--rgb-image", description = "Raw RGB image (PNG), preprocessed as spec §2.2 to [1,3,256,256].")
+    Path rgbImage;
+
+    @Option(names = "--xyz", description = "Raw organized point cloud (float32 xyz TIFF, MVTec 3D-AD), preprocessed to the depth input (§2.3).")
+    Path xyz;
+
+    @Option(names = "--normals", description = "Raw surface-normals image (PNG, Eyecandies §14), preprocessed like RGB.")
+    Path normals;
+
+    @Option(names = "--gt", description = "Raw ground-truth mask (PNG): writes DIR/gt.npy, resized and binarised (§2.4).")
+    Path gt;
 
     @Option(names = "--out", required = true, description = "Output directory.")
     Path out;
@@ -64,10 +78,23 @@ final class InspectCommand implements Callable<Integer> {
             case "float64" -> DType.FLOAT64;
             default -> throw new IllegalArgumentException("--dtype: expected float32 or float64, found '" + dtype + "'");
         };
-        HostTensor x = readInput(rgb), y = readInput(depth);
+        if ((rgb == null) == (rgbImage == null)) {
+            throw new IllegalArgumentException("give exactly one of --rgb (preprocessed .npy) or --rgb-image (raw PNG)");
+        }
+        int seconds = (depth == null ? 0 : 1) + (xyz == null ? 0 : 1) + (normals == null ? 0 : 1);
+        if (seconds != 1) {
+            throw new IllegalArgumentException("give exactly one of --depth (preprocessed .npy), --xyz (raw TIFF) or --normals (raw PNG)");
+        }
+        Modality second = normals != null ? Modality.NORMALS : Modality.DEPTH;
+        // all inputs are read and checked before any weights are loaded or anything is written
+        HostTensor x = rgb != null ? readInput(rgb) : crd4j.data.ImageInputs.rgbInput(rgbImage);
+        HostTensor y = depth != null ? readInput(depth)
+                : xyz != null ? crd4j.data.DepthPreprocessing.depthInput(xyz) : crd4j.data.ImageInputs.normalsInput(normals);
+        HostTensor gtMap = gt == null ? null : crd4j.data.ImageInputs.groundTruth(gt);
+        Path xFile = rgb != null ? rgb : rgbImage, yFile = depth != null ? depth : xyz != null ? xyz : normals;
         if (!Arrays.equals(x.shape(), y.shape())) {
-            throw new IllegalArgumentException(depth + ": shape " + Arrays.toString(y.shape()) + " differs from "
-                    + rgb + " " + Arrays.toString(x.shape()));
+            throw new IllegalArgumentException(yFile + ": shape " + Arrays.toString(y.shape()) + " differs from "
+                    + xFile + " " + Arrays.toString(x.shape()));
         }
         int size = (int) x.dim(2);
         Backend be = common.backend();
@@ -76,15 +103,24 @@ final class InspectCommand implements Callable<Integer> {
         if (checkpoint != null && ModelFiles.looksLikeModelFile(checkpoint)) {
             model = ModelFiles.load(checkpoint, ctx).model();
             if (model.preset().size() != size) {
-                throw new IllegalArgumentException(rgb + ": expected input [1,3," + model.preset().size() + ","
+                throw new IllegalArgumentException(xFile + ": expected input [1,3," + model.preset().size() + ","
                         + model.preset().size() + "] for " + checkpoint + ", found " + Arrays.toString(x.shape()));
             }
             if (teacher != null) loadTeacher(model);
+        } else if (teacher == null && checkpoint == null) {
+            // preprocessing only: the network inputs (and GT) are the output
+            Map<String, HostTensor> inputs = new java.util.LinkedHashMap<>();
+            inputs.put("input_rgb", x);
+            inputs.put("input_" + second.key(), y);
+            if (gtMap != null) inputs.put("gt", gtMap);
+            writeAll(inputs);
+            System.out.println("wrote " + inputs.size() + " arrays to " + out);
+            return 0;
         } else {
             if (teacher == null) throw new IllegalArgumentException("--teacher is required unless --checkpoint is a crd4j model file");
             Map<String, HostTensor> sd = Checkpoints.readTeacher(teacher);
             int base = Checkpoints.teacherBase(sd, teacher);
-            model = new CrdModel(ctx, presetFor(base, size), Modality.DEPTH);
+            model = new CrdModel(ctx, presetFor(base, size), second);
             Checkpoints.loadTeacher(model.teacher(), sd, teacher);
             if (checkpoint != null) Checkpoints.loadReference(model, checkpoint);
         }
@@ -94,6 +130,7 @@ final class InspectCommand implements Callable<Integer> {
         }
         long t0 = System.nanoTime();
         Map<String, HostTensor> result = Inspection.run(be, model, be.fromHost(x), be.fromHost(y), checkpoint != null);
+        if (gtMap != null) result.put("gt", gtMap);
         System.err.printf("crd inspect: preset %s (b=%d, S=%d), forward %.2f s%n", model.preset().name(),
                 model.preset().base(), size, (System.nanoTime() - t0) / 1e9);
         writeAll(result);
