@@ -700,6 +700,24 @@ def cmd_rd(a):
         check_features("rd " + sub, s_list)
 
 
+def cmd_fuse_maps(a):
+    """Spec 8.3 from two raw branch maps: M = (M_rgb - mu)/sigma + (M_d - mu)/sigma, scipy gaussian_filter(sigma=4)
+    in float64, image score = max; per-branch scores = max of the smoothed normalised branch map."""
+    from scipy.ndimage import gaussian_filter
+    os.makedirs(a.out, exist_ok=True)
+    with open(a.stats) as f:
+        st = json.load(f)
+    mr = np.load(a.rgb_map).astype(np.float64)
+    md = np.load(a.depth_map).astype(np.float64)
+    nr = (mr - st["rgb"]["mean"]) / st["rgb"]["std"]
+    nd = (md - st["depth"]["mean"]) / st["depth"]["std"]
+    m = gaussian_filter(nr + nd, sigma=4)
+    np.save(os.path.join(a.out, "map.npy"), m)
+    write_json(os.path.join(a.out, "score.json"), {"score": float(m.max()),
+                                                   "rgb": float(gaussian_filter(nr, sigma=4).max()),
+                                                   "depth": float(gaussian_filter(nd, sigma=4).max())})
+
+
 def cmd_bench(a):
     """Eval-mode forward latency of the whole CRD inference (two teacher passes, both branches, both raw maps)."""
     torch.manual_seed(a.seed)
@@ -953,6 +971,13 @@ def main(argv=None):
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="training dtype (weights and inputs are saved as float32 either way)")
     p.set_defaults(func=cmd_train_step)
+
+    p = sub.add_parser("fuse-maps", help="spec 8.3 fused smoothed map and scores from two raw maps (scipy)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--rgb-map", required=True)
+    p.add_argument("--depth-map", required=True)
+    p.add_argument("--stats", required=True)
+    p.set_defaults(func=cmd_fuse_maps)
 
     p = sub.add_parser("rd", help="RD baseline OCBE + plain decoder: weights, input, eval-mode outputs")
     common(p)

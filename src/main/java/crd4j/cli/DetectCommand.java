@@ -1,0 +1,179 @@
+package crd4j.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import crd4j.backend.Backend;
+import crd4j.data.DepthPreprocessing;
+import crd4j.data.ImageInputs;
+import crd4j.detect.Detector;
+import crd4j.detect.NormalizationStats;
+import crd4j.io.AtomicFiles;
+import crd4j.io.Npy;
+import crd4j.model.Checkpoints;
+import crd4j.model.CrdModel;
+import crd4j.model.Modality;
+import crd4j.model.ModelFiles;
+import crd4j.nn.NnContext;
+import crd4j.tensor.DType;
+import crd4j.tensor.HostTensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code crd detect}: the fused, normalised, smoothed anomaly map and scores of one sample (§8.3). */
+@Command(name = "detect", mixinStandardHelpOptions = true,
+        description = {"Score one sample: writes DIR/map.npy (fused normalised Gaussian-smoothed map, float64 SxS),",
+                "DIR/score.json ({\"score\", \"rgb\", \"<modality>\"}) and DIR/heatmap.png (the map over the RGB image)."})
+final class DetectCommand implements Callable<Integer> {
+    @Mixin
+    Common common;
+
+    @Option(names = "--model", description = "crd4j model file with validation statistics.")
+    Path modelFile;
+
+    @Option(names = "--teacher", description = "torchvision wide_resnet50_2 .pth (with --checkpoint and --stats).")
+    Path teacher;
+
+    @Option(names = "--checkpoint", description = "Reference CRD checkpoint .pth (with --teacher and --stats).")
+    Path checkpoint;
+
+    @Option(names = "--stats", description = "JSON {\"rgb\": {\"mean\", \"std\"}, \"depth\": {\"mean\", \"std\"}} (§8.2); overrides the model file's.")
+    Path statsFile;
+
+    @Option(names = "--rgb", description = "Preprocessed RGB input .npy [1,3,S,S].")
+    Path rgb;
+
+    @Option(names = "--depth", description = "Preprocessed depth (or normals) input .npy [1,3,S,S].")
+    Path depth;
+
+    @Option(names = "--rgb-image", description = "Raw RGB PNG (spec §2.2).")
+    Path rgbImage;
+
+    @Option(names = "--xyz", description = "Raw xyz TIFF (spec §2.3).")
+    Path xyz;
+
+    @Option(names = "--normals", description = "Raw normals PNG (spec §14).")
+    Path normals;
+
+    @Option(names = "--out", required = true, description = "Output directory.")
+    Path out;
+
+    @Option(names = "--dtype", defaultValue = "float32", description = "float32 (default) or float64 compute.")
+    String dtype;
+
+    @Override
+    public Integer call() throws Exception {
+        DType dt = switch (dtype) {
+            case "float32" -> DType.FLOAT32;
+            case "float64" -> DType.FLOAT64;
+            default -> throw new IllegalArgumentException("--dtype: expected float32 or float64, found '" + dtype + "'");
+        };
+        if ((rgb == null) == (rgbImage == null)) throw new IllegalArgumentException("give exactly one of --rgb or --rgb-image");
+        if ((depth == null ? 0 : 1) + (xyz == null ? 0 : 1) + (normals == null ? 0 : 1) != 1) {
+            throw new IllegalArgumentException("give exactly one of --depth, --xyz or --normals");
+        }
+        if ((modelFile == null) == (teacher == null || checkpoint == null)) {
+            throw new IllegalArgumentException("give either --model, or --teacher with --checkpoint and --stats");
+        }
+        HostTensor x = rgb != null ? InspectCommand.readInput(rgb) : ImageInputs.rgbInput(rgbImage);
+        HostTensor y = depth != null ? InspectCommand.readInput(depth)
+                : xyz != null ? DepthPreprocessing.depthInput(xyz) : ImageInputs.normalsInput(normals);
+        Backend be = common.backend();
+        NnContext ctx = new NnContext(be, dt, 0);
+        CrdModel model;
+        NormalizationStats stats = null;
+        if (modelFile != null) {
+            ModelFiles.Loaded l = ModelFiles.load(modelFile, ctx);
+            model = l.model();
+            var node = l.meta().get("stats");
+            if (statsFile == null && node != null && !node.isNull()) {
+                stats = NormalizationStats.fromJson(node, model.secondModality().key(), modelFile);
+            }
+        } else {
+            Map<String, HostTensor> sd = Checkpoints.readTeacher(teacher);
+            int size = (int) x.dim(2);
+            model = new CrdModel(ctx, InspectCommand.presetFor(Checkpoints.teacherBase(sd, teacher), size),
+                    normals != null ? Modality.NORMALS : Modality.DEPTH);
+            Checkpoints.loadTeacher(model.teacher(), sd, teacher);
+            Checkpoints.loadReference(model, checkpoint);
+        }
+        String key = model.secondModality().key();
+        if (statsFile != null) stats = NormalizationStats.read(statsFile, key);
+        if (stats == null) throw new IllegalArgumentException("no normalisation statistics: give --stats S.json");
+        int s = model.preset().size();
+        if (x.dim(2) != s || y.dim(2) != s) {
+            throw new IllegalArgumentException((rgb != null ? rgb : rgbImage) + ": expected input [1,3," + s + "," + s + "] for this model");
+        }
+        Detector.Result r = new Detector(be, model, stats).score(x, y);
+
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode score = json.createObjectNode();
+        score.put("score", r.score()).put("rgb", r.rgbScore()).put(key, r.otherScore());
+        byte[] png = heatmap(x, r.map(), s);
+        // everything is computed; write into a fresh sibling directory and move it into place
+        Path abs = out.toAbsolutePath();
+        Files.createDirectories(abs.getParent());
+        Path tmp = Files.createTempDirectory(abs.getParent(), "." + abs.getFileName() + ".partial-");
+        try {
+            Npy.write(tmp.resolve("map.npy"), HostTensor.of(r.map(), s, s));
+            AtomicFiles.write(tmp.resolve("score.json"), json.writerWithDefaultPrettyPrinter().writeValueAsString(score).getBytes(StandardCharsets.UTF_8));
+            AtomicFiles.write(tmp.resolve("heatmap.png"), png);
+            if (!Files.exists(abs)) {
+                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
+            } else {
+                for (String f : new String[]{"map.npy", "score.json", "heatmap.png"}) {
+                    Files.move(tmp.resolve(f), abs.resolve(f), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        } finally {
+            if (Files.exists(tmp)) {
+                try (var walk = Files.walk(tmp)) {
+                    for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+                }
+            }
+        }
+        System.out.printf(Locale.ROOT, "score %.4f (rgb %.4f, %s %.4f) -> %s%n", r.score(), r.rgbScore(), key, r.otherScore(), out);
+        return 0;
+    }
+
+    /** The map (min–max scaled, blue→red) blended 50/50 over the de-normalised RGB input. */
+    static byte[] heatmap(HostTensor rgbInput, double[] map, int s) throws java.io.IOException {
+        double lo = Double.POSITIVE_INFINITY, hi = Double.NEGATIVE_INFINITY;
+        for (double v : map) {
+            lo = Math.min(lo, v);
+            hi = Math.max(hi, v);
+        }
+        float[] in = rgbInput.toFloat32().floats();
+        float[] mean = {0.485f, 0.456f, 0.406f}, std = {0.229f, 0.224f, 0.225f};
+        BufferedImage img = new BufferedImage(s, s, BufferedImage.TYPE_INT_RGB);
+        for (int yy = 0; yy < s; yy++) {
+            for (int xx = 0; xx < s; xx++) {
+                int i = yy * s + xx;
+                double t = hi > lo ? (map[i] - lo) / (hi - lo) : 0;
+                int[] c = new int[3];
+                double[] heat = {Math.min(1, Math.max(0, 1.5 - Math.abs(4 * t - 3))), Math.min(1, Math.max(0, 1.5 - Math.abs(4 * t - 2))),
+                        Math.min(1, Math.max(0, 1.5 - Math.abs(4 * t - 1)))};
+                for (int ch = 0; ch < 3; ch++) {
+                    double v = in[ch * s * s + i] * std[ch] + mean[ch];
+                    c[ch] = (int) Math.round(255 * Math.min(1, Math.max(0, 0.5 * v + 0.5 * heat[ch])));
+                }
+                img.setRGB(xx, yy, (c[0] << 16) | (c[1] << 8) | c[2]);
+            }
+        }
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        ImageIO.write(img, "png", bytes);
+        return bytes.toByteArray();
+    }
+}
