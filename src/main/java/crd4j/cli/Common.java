@@ -12,6 +12,14 @@ final class Common {
     @Option(names = "--device", defaultValue = "auto", description = "cpu | cuda | auto (default: ${DEFAULT-VALUE}).")
     String device;
 
+    static crd4j.tensor.DType parseDtype(String dtype) {
+        return switch (dtype) {
+            case "float32" -> crd4j.tensor.DType.FLOAT32;
+            case "float64" -> crd4j.tensor.DType.FLOAT64;
+            default -> throw new IllegalArgumentException("--dtype: expected float32 or float64, found '" + dtype + "'");
+        };
+    }
+
     /** The compute backend; this build has the CPU reference backend only, so auto means cpu. */
     Backend backend() {
         switch (device) {

@@ -3,15 +3,12 @@ package crd4j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import crd4j.backend.Backend;
-import crd4j.data.DepthPreprocessing;
-import crd4j.data.ImageInputs;
 import crd4j.detect.Detector;
 import crd4j.detect.NormalizationStats;
 import crd4j.io.AtomicFiles;
 import crd4j.io.Npy;
 import crd4j.model.Checkpoints;
 import crd4j.model.CrdModel;
-import crd4j.model.Modality;
 import crd4j.model.ModelFiles;
 import crd4j.nn.NnContext;
 import crd4j.tensor.DType;
@@ -24,10 +21,8 @@ import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -52,20 +47,8 @@ final class DetectCommand implements Callable<Integer> {
     @Option(names = "--stats", description = "JSON {\"rgb\": {\"mean\", \"std\"}, \"depth\": {\"mean\", \"std\"}} (§8.2); overrides the model file's.")
     Path statsFile;
 
-    @Option(names = "--rgb", description = "Preprocessed RGB input .npy [1,3,S,S].")
-    Path rgb;
-
-    @Option(names = "--depth", description = "Preprocessed depth (or normals) input .npy [1,3,S,S].")
-    Path depth;
-
-    @Option(names = "--rgb-image", description = "Raw RGB PNG (spec §2.2).")
-    Path rgbImage;
-
-    @Option(names = "--xyz", description = "Raw xyz TIFF (spec §2.3).")
-    Path xyz;
-
-    @Option(names = "--normals", description = "Raw normals PNG (spec §14).")
-    Path normals;
+    @Mixin
+    SampleInputs inputs;
 
     @Option(names = "--out", required = true, description = "Output directory.")
     Path out;
@@ -75,21 +58,12 @@ final class DetectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DType dt = switch (dtype) {
-            case "float32" -> DType.FLOAT32;
-            case "float64" -> DType.FLOAT64;
-            default -> throw new IllegalArgumentException("--dtype: expected float32 or float64, found '" + dtype + "'");
-        };
-        if ((rgb == null) == (rgbImage == null)) throw new IllegalArgumentException("give exactly one of --rgb or --rgb-image");
-        if ((depth == null ? 0 : 1) + (xyz == null ? 0 : 1) + (normals == null ? 0 : 1) != 1) {
-            throw new IllegalArgumentException("give exactly one of --depth, --xyz or --normals");
-        }
+        DType dt = Common.parseDtype(dtype);
         if ((modelFile == null) == (teacher == null || checkpoint == null)) {
             throw new IllegalArgumentException("give either --model, or --teacher with --checkpoint and --stats");
         }
-        HostTensor x = rgb != null ? InspectCommand.readInput(rgb) : ImageInputs.rgbInput(rgbImage);
-        HostTensor y = depth != null ? InspectCommand.readInput(depth)
-                : xyz != null ? DepthPreprocessing.depthInput(xyz) : ImageInputs.normalsInput(normals);
+        SampleInputs.Loaded in = inputs.load();
+        HostTensor x = in.rgb(), y = in.other();
         Backend be = common.backend();
         NnContext ctx = new NnContext(be, dt, 0);
         CrdModel model;
@@ -105,7 +79,7 @@ final class DetectCommand implements Callable<Integer> {
             Map<String, HostTensor> sd = Checkpoints.readTeacher(teacher);
             int size = (int) x.dim(2);
             model = new CrdModel(ctx, InspectCommand.presetFor(Checkpoints.teacherBase(sd, teacher), size),
-                    normals != null ? Modality.NORMALS : Modality.DEPTH);
+                    in.second());
             Checkpoints.loadTeacher(model.teacher(), sd, teacher);
             Checkpoints.loadReference(model, checkpoint);
         }
@@ -114,7 +88,7 @@ final class DetectCommand implements Callable<Integer> {
         if (stats == null) throw new IllegalArgumentException("no normalisation statistics: give --stats S.json");
         int s = model.preset().size();
         if (x.dim(2) != s || y.dim(2) != s) {
-            throw new IllegalArgumentException((rgb != null ? rgb : rgbImage) + ": expected input [1,3," + s + "," + s + "] for this model");
+            throw new IllegalArgumentException(in.rgbFile() + ": expected input [1,3," + s + "," + s + "] for this model");
         }
         Detector.Result r = new Detector(be, model, stats).score(x, y);
 
@@ -122,28 +96,12 @@ final class DetectCommand implements Callable<Integer> {
         ObjectNode score = json.createObjectNode();
         score.put("score", r.score()).put("rgb", r.rgbScore()).put(key, r.otherScore());
         byte[] png = heatmap(x, r.map(), s);
-        // everything is computed; write into a fresh sibling directory and move it into place
-        Path abs = out.toAbsolutePath();
-        Files.createDirectories(abs.getParent());
-        Path tmp = Files.createTempDirectory(abs.getParent(), "." + abs.getFileName() + ".partial-");
-        try {
-            Npy.write(tmp.resolve("map.npy"), HostTensor.of(r.map(), s, s));
-            AtomicFiles.write(tmp.resolve("score.json"), json.writerWithDefaultPrettyPrinter().writeValueAsString(score).getBytes(StandardCharsets.UTF_8));
-            AtomicFiles.write(tmp.resolve("heatmap.png"), png);
-            if (!Files.exists(abs)) {
-                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE);
-            } else {
-                for (String f : new String[]{"map.npy", "score.json", "heatmap.png"}) {
-                    Files.move(tmp.resolve(f), abs.resolve(f), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
-        } finally {
-            if (Files.exists(tmp)) {
-                try (var walk = Files.walk(tmp)) {
-                    for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-                }
-            }
-        }
+        byte[] scoreJson = json.writerWithDefaultPrettyPrinter().writeValueAsString(score).getBytes(StandardCharsets.UTF_8);
+        Map<String, OutputDirectory.FileWriter> files = new LinkedHashMap<>();
+        files.put("map.npy", f -> Npy.write(f, HostTensor.of(r.map(), s, s)));
+        files.put("score.json", f -> AtomicFiles.write(f, scoreJson));
+        files.put("heatmap.png", f -> AtomicFiles.write(f, png));
+        OutputDirectory.write(out, files);
         System.out.printf(Locale.ROOT, "score %.4f (rgb %.4f, %s %.4f) -> %s%n", r.score(), r.rgbScore(), key, r.otherScore(), out);
         return 0;
     }
