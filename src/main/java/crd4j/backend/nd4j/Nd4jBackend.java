@@ -179,19 +179,25 @@ public final class Nd4jBackend implements Backend {
     // ---- convolutions ------------------------------------------------------------------------------------------
 
     /**
-     * Per-sample column matrices [C·k·k, oH·oW] (rows ordered (c, ky, kx) like PyTorch's flattened weight), as one
-     * [N, C·k·k, oH·oW] array. A 1×1 stride-1 convolution needs no copy: the input itself is that matrix.
+     * The array holding the per-sample column matrices [C·k·k, oH·oW] (rows ordered (c, ky, kx) like PyTorch's
+     * flattened weight); view it with {@link #asColumns}. A 1×1 stride-1 convolution needs no copy: the input itself is
+     * that array. The caller frees what this allocated with {@link #release}.
      */
     private static INDArray columns(INDArray x, int k, int stride, int pad, long oH, long oW) {
         long n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
         if (k == 1 && pad == 0) {
-            if (stride == 1) return x.reshape(n, c, h * w);
+            if (stride == 1) return x;
             return x.get(NDArrayIndex.all(), NDArrayIndex.all(),
-                    NDArrayIndex.interval(0, stride, h), NDArrayIndex.interval(0, stride, w)).dup('c').reshape(n, c, oH * oW);
+                    NDArrayIndex.interval(0, stride, h), NDArrayIndex.interval(0, stride, w)).dup('c');
         }
         INDArray col = Nd4j.create(x.dataType(), n, c, k, k, oH, oW);
         Convolution.im2col(x, k, k, stride, stride, pad, pad, 1, 1, false, col);
-        return col.reshape(n, c * k * k, oH * oW);
+        return col;
+    }
+
+    /** [N, C·k·k, oH·oW] view of what {@link #columns} returned. */
+    private static INDArray asColumns(INDArray cols, long n, long oH, long oW) {
+        return cols.reshape(n, cols.length() / (n * oH * oW), oH * oW);
     }
 
     private static long outSize(long in, int k, int stride, int pad) {
@@ -216,12 +222,13 @@ public final class Nd4jBackend implements Backend {
         int k = (int) w.size(2);
         long n = x.size(0), o = w.size(0);
         long oH = outSize(x.size(2), k, stride, pad), oW = outSize(x.size(3), k, stride, pad);
-        INDArray cols = columns(x, k, stride, pad, oH, oW);
+        INDArray owner = columns(x, k, stride, pad, oH, oW);
+        INDArray cols = asColumns(owner, n, oH, oW);
         INDArray w2 = w.reshape(o, w.length() / o);
         INDArray y = Nd4j.create(x.dataType(), n, o, oH, oW);
         INDArray y3 = y.reshape(n, o, oH * oW); // a view of y's buffer: the GEMMs write straight into y
         for (long i = 0; i < n; i++) Nd4j.gemm(w2, sample(cols, i), sample(y3, i), false, false, 1.0, 0.0);
-        release(cols, x);
+        release(owner, x);
         return wrap(y);
     }
 
@@ -259,12 +266,13 @@ public final class Nd4jBackend implements Backend {
         INDArray x = arr(xt), gy = arr(gyt);
         int k = (int) wShape[2];
         long o = wShape[0], oH = gy.size(2), oW = gy.size(3), n = x.size(0);
-        INDArray cols = columns(x, k, stride, pad, oH, oW);
+        INDArray owner = columns(x, k, stride, pad, oH, oW);
+        INDArray cols = asColumns(owner, n, oH, oW);
         INDArray gy3 = gy.reshape(n, o, oH * oW);
         INDArray dw = Nd4j.create(gy.dataType(), wShape);
         INDArray dw2 = dw.reshape(o, cols.size(1));
         for (long i = 0; i < n; i++) Nd4j.gemm(sample(gy3, i), sample(cols, i), dw2, false, true, 1.0, i == 0 ? 0.0 : 1.0);
-        release(cols, x);
+        release(owner, x);
         return wrap(dw);
     }
 
