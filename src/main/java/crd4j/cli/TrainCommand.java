@@ -48,7 +48,8 @@ import java.util.concurrent.Callable;
  *
  * <p>After every epoch the model file {@code --out} is written atomically (stats null until training ends) together
  * with the sidecar {@code <out>.train-state} (a crd4j {@link ModelFile}: both Adam states as tensors
- * {@code rgb.m.<i>}, {@code rgb.v.<i>}, …, and metadata {@code {"epoch": completed epochs, "lr_rgb", "lr_other",
+ * {@code rgb.m.<i>}, {@code rgb.v.<i>}, …, the float64 fusion logits {@code rgb.fusion_logits.<j>} (the model file
+ * rounds them to float32), and metadata {@code {"epoch": completed epochs, "lr_rgb", "lr_other",
  * "seed", "rng": "java.util.Random(seed*1000003+epoch)", ...}}). {@code --resume} continues from them.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
@@ -127,6 +128,8 @@ final class TrainCommand implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new WeightsFormatException(statePath, e.getMessage());
             }
+            restoreLogits(st.tensors(), "rgb.", model.rgbBranch().fusionWeights(), statePath);
+            restoreLogits(st.tensors(), "other.", model.otherBranch().fusionWeights(), statePath);
             trainer.rgbOptimizer().setLr(st.meta().path("lr_rgb").asDouble());
             trainer.otherOptimizer().setLr(st.meta().path("lr_other").asDouble());
             System.err.printf(Locale.ROOT, "crd train: resuming %s after epoch %d (lr %.6g, seed %d)%n", out, startEpoch,
@@ -218,6 +221,9 @@ final class TrainCommand implements Callable<Integer> {
         Map<String, HostTensor> t = new LinkedHashMap<>();
         trainer.rgbOptimizer().exportState().forEach((k, v) -> t.put("rgb." + k, v));
         trainer.otherOptimizer().exportState().forEach((k, v) -> t.put("other." + k, v));
+        // the model file stores the fusion logits as float32 (reference dtype); training keeps them in float64
+        putLogits(t, "rgb.", model.rgbBranch().fusionWeights());
+        putLogits(t, "other.", model.otherBranch().fusionWeights());
         ObjectNode meta = new ObjectMapper().createObjectNode();
         meta.put("format", STATE_FORMAT);
         meta.put("epoch", epochsDone);
@@ -228,6 +234,19 @@ final class TrainCommand implements Callable<Integer> {
         meta.put("batch", batch);
         meta.put("category", category);
         ModelFile.write(statePath, t, meta);
+    }
+
+    private static void putLogits(Map<String, HostTensor> t, String prefix, List<crd4j.autograd.FusionWeights> ws) {
+        for (int j = 0; j < ws.size(); j++) t.put(prefix + "fusion_logits." + j, HostTensor.of(ws.get(j).logits(), 2));
+    }
+
+    private static void restoreLogits(Map<String, HostTensor> t, String prefix, List<crd4j.autograd.FusionWeights> ws, Path file)
+            throws WeightsFormatException {
+        for (int j = 0; j < ws.size(); j++) {
+            HostTensor h = t.get(prefix + "fusion_logits." + j);
+            if (h == null || h.numel() != 2) throw new WeightsFormatException(file, "tensor '" + prefix + "fusion_logits." + j + "' missing");
+            ws.get(j).setLogits(h.getDouble(0), h.getDouble(1));
+        }
     }
 
     private static Map<String, HostTensor> sub(Map<String, HostTensor> all, String prefix) {

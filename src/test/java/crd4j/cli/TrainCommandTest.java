@@ -78,9 +78,10 @@ class TrainCommandTest {
             double rel = Math.sqrt(num / Math.max(den, 1e-30));
             if (rel > worst) { worst = rel; worstKey = k; }
         }
-        // over all weights together; single small tensors (BN biases near 0) can differ by a few per cent
+        // observed bit-identical (0.0) on the CPU backend once the float64 fusion logits are restored from the sidecar;
+        // a small tolerance leaves room for a non-deterministic backend
         double global = Math.sqrt(allNum / allDen);
-        assertTrue(global < 1e-3, "resumed run differs from the straight run by relative L2 " + global
+        assertTrue(global < 1e-6, "resumed run differs from the straight run by relative L2 " + global
                 + " overall (worst tensor " + worstKey + ": " + worst + ")");
         System.err.println("resume vs straight: relative L2 difference overall " + global + ", worst tensor " + worstKey + " " + worst);
         assertEquals(l.meta().get("stats").path("rgb").path("mean").asDouble(),
