@@ -14,6 +14,14 @@ public final class FusionWeights {
 
     public FusionWeights(double w0, double w1) { this.logits = new double[]{w0, w1}; }
 
+    /** Adam moments {m0, m1, v0, v1} (for resuming training). */
+    public double[] adamMoments() { return new double[]{m[0], m[1], v[0], v[1]}; }
+
+    public void setAdamMoments(double[] mv) {
+        if (mv.length != 4) throw new IllegalArgumentException("expected 4 Adam moments, found " + mv.length);
+        m[0] = mv[0]; m[1] = mv[1]; v[0] = mv[2]; v[1] = mv[3];
+    }
+
     public double[] logits() { return logits.clone(); }
 
     public void setLogits(double w0, double w1) {

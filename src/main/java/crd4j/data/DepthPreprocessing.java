@@ -41,6 +41,15 @@ public final class DepthPreprocessing {
         return depthInput(XyzTiff.read(xyzTiff), xyzTiff);
     }
 
+    /**
+     * Depth network input [1,3,size,size] float32 from an xyz TIFF: §2.3 with 256 replaced by {@code size} (the
+     * nearest resize goes straight to {@code size}; corner patches, closing and hole filling are unchanged). Used by
+     * the smaller presets.
+     */
+    public static HostTensor depthInput(Path xyzTiff, int size) throws IOException {
+        return normalize(depthMap(XyzTiff.read(xyzTiff), xyzTiff, size), size);
+    }
+
     /** Depth network input [1,3,256,256] float32; {@code file} only names the source in errors. */
     public static HostTensor depthInput(XyzTiff xyz, Path file) throws WeightsFormatException {
         return normalize(depthMap(xyz, file));
@@ -48,6 +57,12 @@ public final class DepthPreprocessing {
 
     /** Steps 1–5: the float64 [256×256] depth map before normalisation (row-major). */
     public static double[] depthMap(XyzTiff xyz, Path file) throws WeightsFormatException {
+        return depthMap(xyz, file, SIZE);
+    }
+
+    /** Steps 1–5 at side {@code size} instead of 256 (row-major float64 [size×size]). */
+    public static double[] depthMap(XyzTiff xyz, Path file, int size) throws WeightsFormatException {
+        final int SIZE = size;
         checkFinite(xyz, file);
         float[] r = resizeNearest(xyz.data(), xyz.width(), xyz.height(), SIZE, SIZE);
         int n = SIZE * SIZE;
@@ -219,6 +234,10 @@ public final class DepthPreprocessing {
 
     /** float32 cast, repeat to 3 channels, ImageNet Normalize (float32) → [1,3,H,W]. */
     static HostTensor normalize(double[] depth) {
+        return normalize(depth, SIZE);
+    }
+
+    static HostTensor normalize(double[] depth, int size) {
         int hw = depth.length;
         float[] out = new float[3 * hw];
         for (int c = 0; c < 3; c++) {
@@ -227,6 +246,6 @@ public final class DepthPreprocessing {
                 out[c * hw + i] = ((float) depth[i] - m) / s;
             }
         }
-        return HostTensor.of(out, 1, 3, SIZE, SIZE);
+        return HostTensor.of(out, 1, 3, size, size);
     }
 }

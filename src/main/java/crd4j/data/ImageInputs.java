@@ -55,6 +55,11 @@ public final class ImageInputs {
         return rgbInput(file, SIZE);
     }
 
+    /** Eyecandies surface normals input at side {@code size} (the RGB transform with 256 replaced by size). */
+    public static HostTensor normalsInput(Path file, int size) throws IOException {
+        return rgbInput(file, size);
+    }
+
     /** Binarised ground truth [256,256] float32 (0 or 1). */
     public static HostTensor groundTruth(Path file) throws IOException {
         return groundTruth(file, SIZE);

@@ -54,8 +54,11 @@ public final class Detector implements AutoCloseable {
      * @param rgbScore   max of the smoothed normalised RGB map alone
      * @param otherScore max of the smoothed normalised second-modality map alone
      * @param map        the fused, normalised, Gaussian-smoothed map, row-major S×S
+     * @param rgbMap     the smoothed normalised RGB map alone (§8.3 item 4), row-major S×S
+     * @param otherMap   the smoothed normalised second-modality map alone, row-major S×S
      */
-    public record Result(double score, double rgbScore, double otherScore, double[] map, int size) {}
+    public record Result(double score, double rgbScore, double otherScore, double[] map, int size,
+                         double[] rgbMap, double[] otherMap) {}
 
     /** Scores one preprocessed sample ([1,3,S,S] each). */
     public synchronized Result score(HostTensor rgb, HostTensor other) {
@@ -86,7 +89,8 @@ public final class Detector implements AutoCloseable {
             fused[i] = nr[i] + no[i];
         }
         double[] smooth = GaussianFilter.apply(fused, s, s);
-        return new Result(max(smooth), max(GaussianFilter.apply(nr, s, s)), max(GaussianFilter.apply(no, s, s)), smooth, s);
+        double[] sr = GaussianFilter.apply(nr, s, s), so = GaussianFilter.apply(no, s, s);
+        return new Result(max(smooth), max(sr), max(so), smooth, s, sr, so);
     }
 
     private HostTensor convert(HostTensor h) {
