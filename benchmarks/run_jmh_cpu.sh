@@ -11,4 +11,4 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(grep -m1 'model name' /pro
 echo "# command: benchmarks/run_jmh_cpu.sh $*"
 java -Xmx8g -Dorg.bytedeco.javacpp.maxbytes=10g -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
   -cp "benchmarks/target/classes:$(cat benchmarks/target/classpath.txt)" org.openjdk.jmh.Main DetectorBenchmark \
-  -p preset="$presets" -f 1 -wi 2 -w 10s -i 3 -r 20s -prof gc -rf json -rff benchmarks/target/jmh-cpu.json
+  -p preset="$presets" -f 1 -wi 1 -w 20s -i 2 -r 60s -prof gc -rf json -rff benchmarks/target/jmh-cpu.json
