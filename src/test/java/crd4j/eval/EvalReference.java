@@ -1,22 +1,17 @@
 package crd4j.eval;
 
 import crd4j.testing.PyReference;
-import org.junit.jupiter.api.Assumptions;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Runs {@code src/test/python/eval_reference.py} (NumPy, SciPy, scikit-learn) once per argument set and caches its
@@ -41,65 +36,16 @@ final class EvalReference {
 
     /** Skips the calling test unless the interpreter can import scipy and sklearn. */
     static void assumeScipy() {
-        String why = scipyProblem();
-        Assumptions.assumeTrue(why == null, () -> "SciPy/scikit-learn reference unavailable: " + why
-                + " (install python3-scipy and python3-sklearn from Debian or set CRD4J_PYTHON)");
-    }
-
-    private static String scipyProblem;
-    private static boolean scipyChecked;
-
-    private static synchronized String scipyProblem() {
-        if (!scipyChecked) {
-            scipyChecked = true;
-            try {
-                Process p = new ProcessBuilder(PyReference.python(), "-c", "import numpy, scipy.ndimage, sklearn.metrics")
-                        .redirectErrorStream(true).start();
-                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-                if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
-                    scipyProblem = PyReference.python() + " cannot import scipy/sklearn: "
-                            + out.strip().lines().reduce((a, b) -> b).orElse("");
-                }
-            } catch (IOException | InterruptedException e) {
-                scipyProblem = PyReference.python() + " not runnable: " + e.getMessage();
-            }
-        }
-        return scipyProblem;
+        PyReference.assumeModules("python3-scipy python3-sklearn", "numpy", "scipy.ndimage", "sklearn.metrics");
     }
 
     /** Runs the script with {@code args} (plus {@code --out}) unless cached, and opens the result. */
-    static synchronized EvalReference generate(String name, String... args) {
+    static EvalReference generate(String name, String... args) {
         assumeScipy();
+        Path dir = PyReference.generate(SCRIPT, CACHE.resolve(name), args);
         try {
-            Path out = CACHE.resolve(name);
-            Path stamp = out.resolve(".stamp");
-            String key = hash(args);
-            if (!(Files.isRegularFile(stamp) && Files.readString(stamp).equals(key))) {
-                deleteTree(out);
-                Files.createDirectories(out);
-                List<String> cmd = new ArrayList<>();
-                cmd.add(PyReference.python());
-                cmd.add(SCRIPT.toString());
-                cmd.addAll(List.of(args));
-                cmd.add("--out");
-                cmd.add(out.toString());
-                Path log = CACHE.resolve(name + ".log");
-                Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-                if (!p.waitFor(10, TimeUnit.MINUTES)) {
-                    p.destroyForcibly();
-                    throw new IllegalStateException("reference script timed out: " + String.join(" ", cmd));
-                }
-                if (p.exitValue() != 0) {
-                    throw new IllegalStateException("reference script failed (" + String.join(" ", cmd) + "):\n"
-                            + Files.readString(log));
-                }
-                Files.writeString(stamp, key);
-            }
-            return new EvalReference(out);
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            return new EvalReference(dir);
+        } catch (java.io.IOException e) {
             throw new IllegalStateException(e);
         }
     }
@@ -156,21 +102,4 @@ final class EvalReference {
         return out;
     }
 
-    private static String hash(String[] args) throws IOException {
-        try {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            md.update(Files.readAllBytes(SCRIPT));
-            for (String a : args) md.update(("\0" + a).getBytes(StandardCharsets.UTF_8));
-            return HexFormat.of().formatHex(md.digest());
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    private static void deleteTree(Path d) throws IOException {
-        if (!Files.exists(d)) return;
-        try (var walk = Files.walk(d)) {
-            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
-        }
-    }
 }

@@ -37,50 +37,67 @@ public final class PyReference {
 
     /** Aborts the calling test (skip with reason) unless python with torch is available. */
     public static void assumeTorch() {
-        String why = torchProblem();
-        Assumptions.assumeTrue(why == null, () -> "PyTorch reference unavailable: " + why
-                + " (install python3-torch from Debian or set CRD4J_PYTHON)");
+        assumeModules("python3-torch python3-numpy", "torch", "numpy");
     }
 
-    private static volatile String torchProblem;
-    private static volatile boolean torchChecked;
+    private static final java.util.Map<String, String> PROBLEMS = new java.util.HashMap<>();
 
-    private static synchronized String torchProblem() {
-        if (!torchChecked) {
-            torchChecked = true;
-            try {
-                Process p = new ProcessBuilder(python(), "-c", "import torch, numpy").redirectErrorStream(true).start();
-                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-                if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
-                    torchProblem = python() + " cannot import torch: " + out.strip().lines().reduce((a, b) -> b).orElse("");
-                }
-            } catch (IOException | InterruptedException e) {
-                torchProblem = python() + " not runnable: " + e.getMessage();
+    /**
+     * Aborts the calling test (reported as skipped, with the reason) unless the interpreter imports every module;
+     * {@code debianPackages} names what to install. The answer is cached per module list.
+     */
+    public static synchronized void assumeModules(String debianPackages, String... modules) {
+        String list = String.join(", ", modules);
+        String why = PROBLEMS.computeIfAbsent(list, k -> importProblem(modules));
+        Assumptions.assumeTrue(why.isEmpty(), () -> "Python reference unavailable: " + why
+                + " (install " + debianPackages + " from Debian or set CRD4J_PYTHON)");
+    }
+
+    private static String importProblem(String[] modules) {
+        try {
+            Process p = new ProcessBuilder(python(), "-c", "import " + String.join(", ", modules)).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                return python() + " cannot import " + String.join(", ", modules) + ": "
+                        + out.strip().lines().reduce((a, b) -> b).orElse("");
             }
+            return "";
+        } catch (IOException e) {
+            return python() + " not runnable: " + e.getMessage();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "interrupted";
         }
-        return torchProblem;
     }
 
     /**
      * Runs {@code crd_reference.py <args...> --out <dir>} once and returns the directory.
      * {@code name} names the cache entry; the same name with other arguments regenerates it.
      */
-    public static synchronized Path generate(String name, String... args) {
+    public static Path generate(String name, String... args) {
         assumeTorch();
+        return generate(SCRIPT, CACHE.resolve(name), args);
+    }
+
+    /**
+     * Runs {@code <script> <args...> --out <dir>} unless {@code dir} already holds the output of this script text
+     * with these arguments (a stamp file holds their hash), and returns {@code dir}. The log goes to
+     * {@code <dir>.log}. The caller checks the interpreter's modules first ({@link #assumeModules}).
+     */
+    public static synchronized Path generate(Path script, Path dir, String... args) {
         try {
-            Path dir = CACHE.resolve(name);
             Path stamp = dir.resolve(".stamp");
-            String key = hash(args);
+            String key = hash(script, args);
             if (Files.isRegularFile(stamp) && Files.readString(stamp).equals(key)) return dir;
             deleteTree(dir);
             Files.createDirectories(dir);
             List<String> cmd = new ArrayList<>();
             cmd.add(python());
-            cmd.add(SCRIPT.toString());
+            cmd.add(script.toString());
             cmd.addAll(List.of(args));
             cmd.add("--out");
             cmd.add(dir.toString());
-            Path log = CACHE.resolve(name + ".log");
+            Path log = dir.resolveSibling(dir.getFileName() + ".log");
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
             if (!p.waitFor(30, TimeUnit.MINUTES)) {
                 p.destroyForcibly();
@@ -99,10 +116,10 @@ public final class PyReference {
         }
     }
 
-    private static String hash(String[] args) throws IOException {
+    private static String hash(Path script, String[] args) throws IOException {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
-            md.update(Files.readAllBytes(SCRIPT));
+            md.update(Files.readAllBytes(script));
             for (String a : args) md.update(("\0" + a).getBytes(StandardCharsets.UTF_8));
             return HexFormat.of().formatHex(md.digest());
         } catch (java.security.NoSuchAlgorithmException e) {
