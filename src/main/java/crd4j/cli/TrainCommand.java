@@ -92,6 +92,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "Model file to write (crd4j format).")
     Path out;
 
+    @Option(names = "--calibrate-teacher", description = "With --teacher random: estimate the random teacher's batch-norm"
+            + " statistics on the training images (both modalities) before training.")
+    boolean calibrateTeacher;
+
     @Option(names = "--resume", description = "Continue from --out and its " + STATE_SUFFIX + " sidecar.")
     boolean resume;
 
@@ -153,6 +157,11 @@ final class TrainCommand implements Callable<Integer> {
                 teacherSource = tf.getFileName().toString();
             }
             model.setSemantics(FusionSemantics.parse(semantics));
+            if (calibrateTeacher) {
+                if (!teacher.equals("random")) throw new IllegalArgumentException("--calibrate-teacher: only with --teacher random");
+                calibrate(be, model, ds, train, p.size());
+                teacherSource += "+bn-calibrated";
+            }
             trainer = new CrdTrainer(be, model, lr);
         }
         int size = model.preset().size();
@@ -213,6 +222,24 @@ final class TrainCommand implements Callable<Integer> {
         ModelFiles.save(model, out, teacherSource, stats.toJson(model.secondModality().key()));
         System.out.println("wrote " + out);
         return 0;
+    }
+
+    /** Re-estimates the teacher's batch-norm statistics on the training images of both modalities. */
+    private void calibrate(Backend be, CrdModel model, MvtecDataset ds, List<MvtecDataset.Sample> train, int size) throws IOException {
+        List<crd4j.backend.Tensor> batches = new ArrayList<>();
+        for (int i = 0; i + 1 < train.size(); i += batch) {
+            List<HostTensor> xs = new ArrayList<>(), ys = new ArrayList<>();
+            for (MvtecDataset.Sample s : train.subList(i, Math.min(train.size(), i + batch))) {
+                MvtecDataset.Inputs in = ds.load(s, size);
+                xs.add(in.rgb());
+                ys.add(in.second());
+            }
+            batches.add(be.fromHost(MvtecDataset.stack(xs)));
+            batches.add(be.fromHost(MvtecDataset.stack(ys)));
+        }
+        model.teacher().calibrateBatchNorm(be, batches);
+        for (crd4j.backend.Tensor t : batches) t.close();
+        System.err.println("crd train: random teacher's batch-norm statistics estimated on " + train.size() + " training samples (both modalities)");
     }
 
     private void saveCheckpoint(CrdModel model, String teacherSource, CrdTrainer trainer, Path statePath, int epochsDone)
