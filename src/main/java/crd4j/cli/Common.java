@@ -41,17 +41,29 @@ final class Common {
                 String why;
                 try {
                     Backend be = cuda();
-                    System.err.println("crd: device auto -> " + be.name());
+                    note("crd: device auto -> " + be.name());
                     return be;
                 } catch (DeviceUnavailableException e) {
                     why = e.getMessage().replaceFirst("^--device cuda: ", "");
                 }
                 Backend be = cpu("--device auto: no usable GPU (" + why + ")");
-                System.err.println("crd: device auto -> cpu (ND4J reference backend; CUDA not used: " + why + ")");
+                note("crd: device auto -> cpu (ND4J reference backend; CUDA not used: " + why + ")");
                 return be;
             }
             default -> throw new IllegalArgumentException("--device: expected cpu, cuda or auto, found '" + device + "'");
         }
+    }
+
+    /**
+     * Which device {@code --device auto} chose, for stderr. With {@code --verbose} it is printed at once; otherwise
+     * {@link CrdCli#run} prints it when the command succeeds, so that a failing command still prints exactly one
+     * line (the error).
+     */
+    static volatile String deviceNote;
+
+    private void note(String line) {
+        if (verbose) System.err.println(line);
+        else deviceNote = line;
     }
 
     private Backend cuda() {
