@@ -73,6 +73,12 @@ final class Common {
 
     private Backend cpu(String context) {
         if (tf32) throw new IllegalArgumentException("--tf32 applies to the CUDA backend only");
+        try {
+            // Nd4jBackend itself loads without ND4J; its first op would not
+            Class.forName("org.nd4j.linalg.factory.Nd4j", false, Common.class.getClassLoader());
+        } catch (ClassNotFoundException | LinkageError e) {
+            throw new DeviceUnavailableException(context + ": the CPU backend needs ND4J (nd4j-native), which is not on the class path");
+        }
         return (Backend) construct("crd4j.backend.nd4j.Nd4jBackend", context,
                 "the CPU backend needs ND4J (nd4j-native), which is not on the class path");
     }
