@@ -60,14 +60,18 @@ public final class GpuSelfTest {
 
     public static void main(String[] args) throws Exception {
         if (args.length < 1) {
-            System.err.println("usage: GpuSelfTest FIXTURES_DIR [RESULTS.tsv]");
+            System.err.println("usage: GpuSelfTest FIXTURES_DIR [RESULTS.tsv [SECTIONS]]   SECTIONS: comma list of " + ALL);
             System.exit(2);
         }
         GpuSelfTest t = new GpuSelfTest(System.out);
+        if (args.length > 2) t.sections = List.of(args[2].split(","));
         int code = t.runAll(Path.of(args[0]));
         if (args.length > 1) Files.write(Path.of(args[1]), t.rows);
         System.exit(code);
     }
+
+    static final List<String> ALL = List.of("ops", "consistency", "kernels", "network-tiny", "network-paper", "train-f64", "detector");
+    List<String> sections = ALL;
 
     int runAll(Path fixtures) throws Exception {
         try (CudaBackend be = CudaBackend.open(false)) {
@@ -75,15 +79,16 @@ public final class GpuSelfTest {
             boolean[] modes = be.cublasAvailable() ? new boolean[]{true, false} : new boolean[]{false};
             for (boolean cublas : modes) {
                 be.setUseCublas(cublas);
-                section(fixtures.resolve("ops"), d -> ops(be, d, cublas ? " [cuBLAS]" : " [cuDNN]"));
-                selfConsistency(be, cublas ? " [cuBLAS]" : " [cuDNN]");
+                String tag = cublas ? " [cuBLAS]" : " [cuDNN]";
+                if (sections.contains("ops")) section(fixtures.resolve("ops"), d -> ops(be, d, tag));
+                if (sections.contains("consistency")) section(fixtures, d -> selfConsistency(be, tag));
             }
             be.setUseCublas(be.cublasAvailable());
-            kernels(be);
-            section(fixtures.resolve("network-tiny"), d -> network(be, d, Preset.TINY, "tiny"));
-            section(fixtures.resolve("network-paper"), d -> network(be, d, Preset.PAPER, "paper"));
-            section(fixtures.resolve("train-f64"), d -> trainStep(be, d));
-            detector(be);
+            if (sections.contains("kernels")) section(fixtures, d -> kernels(be));
+            if (sections.contains("network-tiny")) section(fixtures.resolve("network-tiny"), d -> network(be, d, Preset.TINY, "tiny"));
+            if (sections.contains("network-paper")) section(fixtures.resolve("network-paper"), d -> network(be, d, Preset.PAPER, "paper"));
+            if (sections.contains("train-f64")) section(fixtures.resolve("train-f64"), d -> trainStep(be, d));
+            if (sections.contains("detector")) section(fixtures, d -> detector(be));
         }
         String summary = passed + " passed, " + failed + " failed, " + skipped + " skipped";
         out.println(summary);
