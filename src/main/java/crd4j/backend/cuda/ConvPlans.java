@@ -28,6 +28,7 @@ import static jcuda.jcudnn.cudnnConvolutionFwdAlgo.CUDNN_CONVOLUTION_FWD_ALGO_WI
 import static jcuda.jcudnn.cudnnConvolutionMode.CUDNN_CROSS_CORRELATION;
 import static jcuda.jcudnn.cudnnDataType.CUDNN_DATA_DOUBLE;
 import static jcuda.jcudnn.cudnnDataType.CUDNN_DATA_FLOAT;
+import static jcuda.jcudnn.cudnnMathType.CUDNN_DEFAULT_MATH;
 import static jcuda.jcudnn.cudnnMathType.CUDNN_FMA_MATH;
 import static jcuda.jcudnn.cudnnMathType.CUDNN_TENSOR_OP_MATH;
 import static jcuda.jcudnn.cudnnStatus.CUDNN_STATUS_SUCCESS;
@@ -78,7 +79,8 @@ final class ConvPlans {
         Cuda.checkCudnn(JCudnn.cudnnSetFilter4dDescriptor(p.w, dt, CUDNN_TENSOR_NCHW, i(w[0]), i(w[1]), i(w[2]), i(w[3])), "cudnnSetFilter4dDescriptor");
         Cuda.checkCudnn(JCudnn.cudnnSetConvolution2dDescriptor(p.conv, pad, pad, stride, stride, 1, 1, CUDNN_CROSS_CORRELATION, dt),
                 "cudnnSetConvolution2dDescriptor");
-        int math = tf32 && !f64 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+        // float64: default maths (IEEE double, no reduced precision exists for it); float32: FMA unless TF32 is asked for
+        int math = f64 ? CUDNN_DEFAULT_MATH : tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
         Cuda.checkCudnn(JCudnn.cudnnSetConvolutionMathType(p.conv, math), "cudnnSetConvolutionMathType");
         long[] ws = {0};
         int[] n = {0};
@@ -90,7 +92,7 @@ final class ConvPlans {
                         "cudnnFindConvolutionForwardAlgorithm");
                 p.algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
                 for (int k = 0; k < n[0]; k++) {
-                    if (perf[k].status == CUDNN_STATUS_SUCCESS && allowed(perf[k].algo, perf[k].mathType, math,
+                    if (perf[k].status == CUDNN_STATUS_SUCCESS && allowed(perf[k].algo, perf[k].mathType, f64,
                             CUDNN_CONVOLUTION_FWD_ALGO_FFT, CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING, CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED)) {
                         p.algo = perf[k].algo;
                         break;
@@ -106,7 +108,7 @@ final class ConvPlans {
                         "cudnnFindConvolutionBackwardDataAlgorithm");
                 p.algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_0;
                 for (int k = 0; k < n[0]; k++) {
-                    if (perf[k].status == CUDNN_STATUS_SUCCESS && allowed(perf[k].algo, perf[k].mathType, math,
+                    if (perf[k].status == CUDNN_STATUS_SUCCESS && allowed(perf[k].algo, perf[k].mathType, f64,
                             CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT, CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING, CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED)) {
                         p.algo = perf[k].algo;
                         break;
@@ -122,7 +124,7 @@ final class ConvPlans {
                         "cudnnFindConvolutionBackwardFilterAlgorithm");
                 p.algo = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0;
                 for (int k = 0; k < n[0]; k++) {
-                    if (perf[k].status == CUDNN_STATUS_SUCCESS && allowed(perf[k].algo, perf[k].mathType, math,
+                    if (perf[k].status == CUDNN_STATUS_SUCCESS && allowed(perf[k].algo, perf[k].mathType, f64,
                             CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED)) {
                         p.algo = perf[k].algo;
                         break;
@@ -138,9 +140,9 @@ final class ConvPlans {
     }
 
     /** Strict float32 parity: FMA maths only, no FFT / non-fused Winograd. With TF32 everything goes. */
-    private boolean allowed(int algo, int mathType, int wanted, int... inexact) {
-        if (tf32) return true;
-        if (mathType == CUDNN_TENSOR_OP_MATH || mathType == jcuda.jcudnn.cudnnMathType.CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) return false;
+    private boolean allowed(int algo, int mathType, boolean f64, int... inexact) {
+        if (tf32 && !f64) return true;
+        if (!f64 && (mathType == CUDNN_TENSOR_OP_MATH || mathType == jcuda.jcudnn.cudnnMathType.CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)) return false;
         for (int a : inexact) if (a == algo) return false;
         return true;
     }

@@ -443,7 +443,7 @@ public final class CudaBackend implements Backend, DeviceMaps, FusionOps, GraphC
     private Pointer zero(Tensor like) { return scalar(like, 0.0); }
 
     private CUdeviceptr workspace(long bytes) {
-        if (bytes == 0) return new CUdeviceptr();
+        if (bytes == 0 && workspace == null) return new CUdeviceptr();   // null with size 0
         if (workspace == null || workspace.size < bytes) {
             // an old workspace may be referenced by a captured graph: keep it until close()
             if (workspace != null) retiredWorkspaces.add(workspace);
