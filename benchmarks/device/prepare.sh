@@ -27,10 +27,26 @@ zip -q -d "$C"/lib/jcuda-natives-*-linux-x86_64.jar 'lib/libJNvPTXCompiler*' 'li
 if ls "$C"/lib/ | grep -qiE 'nd4j|javacpp|openblas'; then echo "prepare.sh: ND4J leaked into $C/lib" >&2; exit 1; fi
 
 cp src/test/python/crd_reference.py benchmarks/device/torch_gpu_bench.py "$C/"
-mods="$(jdeps --ignore-missing-deps --print-module-deps --multi-release 17 -cp "$C/lib/*" "$C/classes" "$C/bench-classes")"
-mods="$mods,java.management,jdk.management,jdk.unsupported,jdk.zipfs"
+# jdeps per jar (one jdeps call over all of them misses some modules, e.g. JCuda's java.logging)
+mods="$(for x in "$C/classes" "$C/bench-classes" "$C"/lib/*.jar; do
+  jdeps --ignore-missing-deps --print-module-deps --multi-release 17 -cp "$C/lib/*:$C/classes" "$x" 2>/dev/null | tail -1
+done | tr ',' '\n' | grep . | sort -u | paste -sd,)"
+# java.desktop (ImageIO/AWT: PNG/TIFF input, heatmap.png) and java.sql (optional Jackson types) are left out: the
+# device run reads .npy/.pth only, and they would take ~13 MB of the 64 MiB. INCLUDE_DESKTOP=1 keeps them.
+if [ "${INCLUDE_DESKTOP:-0}" != 1 ]; then
+  mods="$(echo "$mods" | tr ',' '\n' | grep -vxE 'java\.desktop|java\.sql' | paste -sd,)"
+fi
+mods="$(echo "$mods,java.management,jdk.management,jdk.unsupported,jdk.zipfs" | tr ',' '\n' | sort -u | paste -sd,)"
 jlink --add-modules "$mods" --strip-debug --no-header-files --no-man-pages --compress=2 --output "$C/jre"
-"$C/jre/bin/java" -cp "$C/classes:$C/lib/*" crd4j.cli.CrdCli --version >/dev/null
+strip --strip-unneeded "$C"/jre/lib/server/libjvm.so 2>/dev/null || true
+# smoke tests of the carried runtime here (no GPU): GpuSelfTest starts, JMH lists the GPU benchmarks. (The `crd`
+# CLI itself needs java.desktop: picocli reflects over DetectCommand's AWT-typed methods; run.sh does not use it.)
+probe="$("$C/jre/bin/java" -cp "$C/classes:$C/lib/*" crd4j.backend.cuda.GpuSelfTest /nonexistent /dev/null kernels 2>&1 || true)"
+echo "$probe" | grep -qE '^GpuSelfTest: --device cuda: (no CUDA driver|no CUDA device)|^# cuda' \
+  || { echo "prepare.sh: GpuSelfTest in the carried JRE did not reach the CUDA driver probe: $probe" >&2; exit 1; }
+echo "GpuSelfTest here: $probe"
+jmh="$("$C/jre/bin/java" -cp "$C/bench-classes:$C/classes:$C/lib/*" org.openjdk.jmh.Main -l 2>&1 || true)"
+echo "$jmh" | grep -q GpuDetectorBenchmark || { echo "prepare.sh: JMH does not list the GPU benchmarks: $jmh" >&2; exit 1; }
 
 total=$(du -sb "$C" | cut -f1)
 tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)

@@ -2,7 +2,7 @@
 # The GPU checks and benchmarks of issue 4 in ONE device call (≤ 10 min). Needs benchmarks/device/carry from
 # prepare.sh (run on the development machine) and, on the GPU machine, python3 with PyTorch, NumPy, SciPy and
 # NVIDIA's cuDNN wheel (the 'cuda' image has them). Writes ≤ 8 files to $OUT:
-#   gpu.txt        nvidia-smi, the JRE, LD_LIBRARY_PATH, the backend's one-line description
+#   gpu.txt        nvidia-smi, the JRE, LD_LIBRARY_PATH, the backend's one-line description + the kernel checks
 #   selftest.tsv   every parity check (PASS/FAIL, error, tolerance); selftest.log its output
 #   jmh-gpu.json   JMH: Detector p50/p99 (paper, batch 1, -prof gc), fused vs unfused cosine loss, Gaussian GPU vs
 #                  CPU, training iterations/s (paper, batch 16)
@@ -50,7 +50,8 @@ FIX=/tmp/crd4j-fixtures
 
 phase "environment"
 { nvidia-smi; echo; "$JAVA" -version 2>&1; echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; } > "$OUT/gpu.txt" 2>&1
-timeout 120 "$JAVA" -Xmx8g -cp "$CP" crd4j.cli.CrdCli bench --preset tiny --runs 3 --device cuda --verbose 2>&1 | tee -a "$OUT/gpu.txt"
+# the backend's one-line description (or the one-line reason it cannot start), via GpuSelfTest's first line
+timeout 120 "$JAVA" -Xmx4g -cp "$CP" crd4j.backend.cuda.GpuSelfTest /nonexistent /dev/null kernels 2>&1 | tee -a "$OUT/gpu.txt"
 
 if [[ $PHASES == *parity* ]]; then
   phase "PyTorch fixtures (ops, tiny network, float64 training step)"

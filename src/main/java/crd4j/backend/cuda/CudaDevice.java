@@ -35,7 +35,9 @@ final class CudaDevice {
         try {
             JCudaDriver.setExceptionsEnabled(false);
         } catch (NoClassDefFoundError e) {
-            throw unavailable("JCuda (org.jcuda:jcuda) is not on the class path");
+            String missing = String.valueOf(e.getMessage());
+            throw unavailable(missing.startsWith("jcuda/") ? "JCuda (org.jcuda:jcuda) is not on the class path"
+                    : "JCuda cannot initialise: class " + missing + " is missing from this Java runtime");
         } catch (UnsatisfiedLinkError | ExceptionInInitializerError e) {
             throw unavailable(nativeLoadReason(e, "libcuda.so.1", "no CUDA driver (libcuda.so.1 not loadable)"));
         }
