@@ -79,8 +79,10 @@ public final class CudaBackend implements Backend, DeviceMaps, FusionOps, GraphC
             int rc = JCudnn.cudnnCreate(cudnn);
             if (rc != 0) throw CudaDevice.unavailable("cuDNN 9 failed to initialise (cudnnCreate: " + jcuda.jcudnn.cudnnStatus.stringFor(rc) + ")");
         } catch (UnsatisfiedLinkError | NoClassDefFoundError | ExceptionInInitializerError e) {
-            throw CudaDevice.unavailable(CudaDevice.nativeLoadReason(e, "libcudnn",
-                    "cuDNN 9 not loadable (libcudnn.so.9; put its lib folder on LD_LIBRARY_PATH)"));
+            String why = "cuDNN 9 not loadable (libcudnn.so.9; put its lib folder on LD_LIBRARY_PATH)";
+            throw CudaDevice.unavailable(String.valueOf(e.getMessage()).startsWith("Could not initialize class")
+                    ? CudaDevice.remembered("cudnn", why)
+                    : CudaDevice.remember("cudnn", CudaDevice.nativeLoadReason(e, "libcudnn", why)));
         }
         Cuda.checkCudnn(JCudnn.cudnnSetStream(cudnn, runtimeStream), "cudnnSetStream");
         plans = new ConvPlans(cudnn, tf32);
@@ -119,7 +121,8 @@ public final class CudaBackend implements Backend, DeviceMaps, FusionOps, GraphC
 
     /** Why this machine cannot run the CUDA backend, or null when it can (opens and closes a backend). */
     public static String unavailableReason() {
-        try (CudaBackend be = open(false)) {
+        try {
+            open(false).close();
             return null;
         } catch (DeviceUnavailableException e) {
             return e.getMessage().replaceFirst("^--device cuda: ", "");

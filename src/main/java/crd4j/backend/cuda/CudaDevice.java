@@ -36,10 +36,13 @@ final class CudaDevice {
             JCudaDriver.setExceptionsEnabled(false);
         } catch (NoClassDefFoundError e) {
             String missing = String.valueOf(e.getMessage());
+            if (missing.startsWith("Could not initialize class")) {   // the native library failed earlier in this JVM
+                throw unavailable(remembered("driver", "no CUDA driver (libcuda.so.1 not loadable)"));
+            }
             throw unavailable(missing.startsWith("jcuda/") ? "JCuda (org.jcuda:jcuda) is not on the class path"
                     : "JCuda cannot initialise: class " + missing + " is missing from this Java runtime");
         } catch (UnsatisfiedLinkError | ExceptionInInitializerError e) {
-            throw unavailable(nativeLoadReason(e, "libcuda.so.1", "no CUDA driver (libcuda.so.1 not loadable)"));
+            throw unavailable(remember("driver", nativeLoadReason(e, "libcuda.so.1", "no CUDA driver (libcuda.so.1 not loadable)")));
         }
         int rc;
         try {
@@ -85,6 +88,21 @@ final class CudaDevice {
     /** Makes this device's context current on the calling thread (cheap; the driver keeps one per thread). */
     void makeCurrent() {
         Cuda.check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+    }
+
+    /**
+     * A JCuda class whose native library failed to load cannot be initialised again in the same JVM (later uses
+     * throw "Could not initialize class"); the first failure's reason is kept so every later attempt names it too.
+     */
+    private static final java.util.Map<String, String> FIRST_FAILURE = new java.util.concurrent.ConcurrentHashMap<>();
+
+    static String remember(String library, String reason) {
+        FIRST_FAILURE.putIfAbsent(library, reason);
+        return reason;
+    }
+
+    static String remembered(String library, String fallback) {
+        return FIRST_FAILURE.getOrDefault(library, fallback);
     }
 
     static DeviceUnavailableException unavailable(String what) {
