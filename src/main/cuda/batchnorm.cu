@@ -70,15 +70,21 @@ template <typename T, typename P> __device__ void apply_train_k(const T* x, int 
     }
 }
 
-// eval mode: α = (rv + eps)^−½·γ, shift = β − rm·α in float64, both rounded to T; y = x·α + shift in T
-template <typename T, typename P> __device__ void apply_eval_k(const T* x, int C, long long HW, long long total,
-        const P* gamma, const P* beta, const P* rm, const P* rv, double eps, T* y) {
+// eval mode, two launches: bn_eval_prepare computes per channel α = (rv + eps)^−½·γ and shift = β − rm·α in float64
+// and rounds both to T (one thread per channel: the float64 work is C operations, not one per element, which
+// matters on GPUs with slow float64); bn_eval_apply then computes y = x·α + shift in T, as the CPU reference does.
+template <typename T> __device__ void prepare_eval_k(const T* gamma, const T* beta, const T* rm, const T* rv, int C, double eps, T* ab) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    double a = pow((double) rv[c] + eps, -0.5) * (double) gamma[c];
+    ab[c] = (T) a;
+    ab[C + c] = (T) ((double) beta[c] - (double) rm[c] * a);
+}
+template <typename T> __device__ void apply_eval_k(const T* x, int C, long long HW, long long total, const T* ab, T* y) {
     for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (long long) gridDim.x * blockDim.x) {
         int c = (int) ((i / HW) % C);
-        double a = pow((double) rv[c] + eps, -0.5) * (double) gamma[c];
-        double sft = (double) beta[c] - (double) rm[c] * a;
-        T prod = x[i] * (T) a;
-        y[i] = prod + (T) sft;
+        T prod = x[i] * ab[c];
+        y[i] = prod + ab[C + c];
     }
 }
 
@@ -135,10 +141,14 @@ __global__ void bn_apply_train_f32(const float* x, int C, long long HW, long lon
                                    const float* gamma, const float* beta, float* y) { apply_train_k(x, C, HW, total, mean, invStd, gamma, beta, y); }
 __global__ void bn_apply_train_f64(const double* x, int C, long long HW, long long total, const double* mean, const double* invStd,
                                    const double* gamma, const double* beta, double* y) { apply_train_k(x, C, HW, total, mean, invStd, gamma, beta, y); }
-__global__ void bn_eval_f32(const float* x, int C, long long HW, long long total, const float* gamma, const float* beta,
-                            const float* rm, const float* rv, double eps, float* y) { apply_eval_k(x, C, HW, total, gamma, beta, rm, rv, eps, y); }
-__global__ void bn_eval_f64(const double* x, int C, long long HW, long long total, const double* gamma, const double* beta,
-                            const double* rm, const double* rv, double eps, double* y) { apply_eval_k(x, C, HW, total, gamma, beta, rm, rv, eps, y); }
+__global__ void bn_eval_prepare_f32(const float* gamma, const float* beta, const float* rm, const float* rv, int C, double eps, float* ab) {
+    prepare_eval_k(gamma, beta, rm, rv, C, eps, ab);
+}
+__global__ void bn_eval_prepare_f64(const double* gamma, const double* beta, const double* rm, const double* rv, int C, double eps, double* ab) {
+    prepare_eval_k(gamma, beta, rm, rv, C, eps, ab);
+}
+__global__ void bn_eval_apply_f32(const float* x, int C, long long HW, long long total, const float* ab, float* y) { apply_eval_k(x, C, HW, total, ab, y); }
+__global__ void bn_eval_apply_f64(const double* x, int C, long long HW, long long total, const double* ab, double* y) { apply_eval_k(x, C, HW, total, ab, y); }
 
 __global__ void bn_back_stats_f32(const float* x, const float* gy, int C, long long HW, long long count, const double* mean,
                                   const double* invStd, double* partial) { back_stats_k(x, gy, C, HW, count, mean, invStd, partial); }

@@ -664,10 +664,17 @@ public final class CudaBackend implements Backend, DeviceMaps, FusionOps, GraphC
     public Tensor batchNormEval(Tensor xt, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, double eps) {
         sameDtypeParams(xt, gamma, beta, runningMean, runningVar);
         long[] s = xt.shape();
+        int c = Math.toIntExact(s[1]);
         CudaTensor y = allocate(xt.dtype(), s);
-        kernels.launch("batchnorm", "bn_eval" + sfx(xt), CudaKernels.cappedBlocks(y.numel(), GRID_CAP), 1, CudaKernels.THREADS,
-                p(t(xt)), i32(s[1]), i64(s[2] * s[3]), i64(y.numel()), p(t(gamma)), p(t(beta)), p(t(runningMean)), p(t(runningVar)),
-                f64v(eps), p(y));
+        DeviceArena.Block ab = arena.allocate(2L * c * xt.dtype().bytes());
+        try {
+            kernels.launch("batchnorm", "bn_eval_prepare" + sfx(xt), (c + CudaKernels.THREADS - 1) / CudaKernels.THREADS, 1, CudaKernels.THREADS,
+                    p(t(gamma)), p(t(beta)), p(t(runningMean)), p(t(runningVar)), i32(c), f64v(eps), p(ab));
+            kernels.launch("batchnorm", "bn_eval_apply" + sfx(xt), CudaKernels.cappedBlocks(y.numel(), GRID_CAP), 1, CudaKernels.THREADS,
+                    p(t(xt)), i32(c), i64(s[2] * s[3]), i64(y.numel()), p(ab), p(y));
+        } finally {
+            arena.release(ab);
+        }
         return y;
     }
 
