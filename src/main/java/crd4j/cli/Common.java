@@ -72,7 +72,7 @@ final class Common {
     }
 
     private Backend cpu(String context) {
-        if (tf32) throw new IllegalArgumentException("--tf32 applies to the CUDA backend only");
+        if (tf32 && device.equals("cpu")) throw new IllegalArgumentException("--tf32 applies to the CUDA backend only");
         try {
             // Nd4jBackend itself loads without ND4J; its first op would not
             Class.forName("org.nd4j.linalg.factory.Nd4j", false, Common.class.getClassLoader());

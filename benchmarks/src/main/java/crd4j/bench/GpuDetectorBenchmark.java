@@ -24,7 +24,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * {@link Detector#score} latency at batch 1 on the CUDA backend (float32, TF32 off unless {@code tf32=true}): both
  * teachers, both branches, maps, normalisation, fusion and the Gaussian, replayed as one CUDA graph after two eager
- * calls ({@code graphs=false} keeps it eager). Sample mode gives p50/p99; run with {@code -prof gc}. Compare with
+ * calls ({@code -jvmArgsAppend -Dcrd4j.cudaGraphs=false} keeps it eager, for the graph's share of the latency).
+ * Sample mode gives p50/p99; run with {@code -prof gc}. Compare with
  * benchmarks/device/torch_gpu_bench.py run in the same session on the same GPU.
  */
 @State(Scope.Benchmark)
