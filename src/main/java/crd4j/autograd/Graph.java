@@ -206,6 +206,17 @@ public final class Graph {
             tape.add(() -> {
                 Tensor gy = out.grad();
                 if (gy == null) return;
+                if (be instanceof crd4j.backend.FusionOps f) {   // one pass over gy, r, q (fusion.cu)
+                    crd4j.backend.FusionOps.FusionGrads fg = f.fusionBackward(gy, rv, qv, om[0], om[1],
+                            r.requiresGrad(), q.requiresGrad(), wGrad);
+                    if (wGrad) {
+                        double c = om[0] * om[1] * (fg.dotR() - fg.dotQ());
+                        w.accumulate(c, -c);
+                    }
+                    r.accumulate(be, fg.dr());
+                    q.accumulate(be, fg.dq());
+                    return;
+                }
                 if (wGrad) {
                     // dL/dω_i = <gy, input_i>; softmax Jacobian: dω0/dw0 = ω0ω1, dω0/dw1 = −ω0ω1, and symmetric.
                     double g0 = be.dot(gy, rv), g1 = be.dot(gy, qv);

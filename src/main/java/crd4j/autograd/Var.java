@@ -27,7 +27,11 @@ public class Var {
     /** The accumulated gradient, or null when nothing flowed here. */
     public Tensor grad() { return grad; }
 
-    public void zeroGrad() { grad = null; }
+    /** Drops (and frees) the accumulated gradient. */
+    public void zeroGrad() {
+        if (grad != null) grad.close();
+        grad = null;
+    }
 
     /**
      * Adds g to the gradient. The first contribution is kept by reference, so a caller hands over a tensor it does
@@ -36,7 +40,10 @@ public class Var {
     void accumulate(Backend be, Tensor g) {
         if (!requiresGrad || g == null) return;
         if (grad == null) grad = g;
-        else be.addInPlace(grad, g);
+        else {
+            be.addInPlace(grad, g);
+            g.close();   // handed over and added: free device/native memory now rather than at GC
+        }
     }
 
     public long[] shape() { return value.shape(); }

@@ -1,7 +1,7 @@
 package crd4j.cli;
 
 import crd4j.backend.Backend;
-import crd4j.backend.nd4j.Nd4jBackend;
+import crd4j.backend.DeviceUnavailableException;
 import picocli.CommandLine.Option;
 
 /** Options shared by every subcommand. */
@@ -9,8 +9,13 @@ final class Common {
     @Option(names = "--verbose", description = "Print stack traces with errors.")
     boolean verbose;
 
-    @Option(names = "--device", defaultValue = "auto", description = "cpu | cuda | auto (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", defaultValue = "auto",
+            description = "cpu | cuda | auto (default: ${DEFAULT-VALUE}: CUDA when a GPU, its driver and cuDNN load, else cpu).")
     String device;
+
+    @Option(names = "--tf32", description = "CUDA only: allow TF32 tensor-core maths in convolutions and GEMMs "
+            + "(faster on Ampere and newer; ~1e-3 relative error instead of float32's, spec §7). Default: off.")
+    boolean tf32;
 
     static crd4j.tensor.DType parseDtype(String dtype) {
         return switch (dtype) {
@@ -20,17 +25,84 @@ final class Common {
         };
     }
 
-    /** The compute backend; this build has the CPU reference backend only, so auto means cpu. */
+    /**
+     * The compute backend. Both backends are loaded by name, so that the CUDA path runs with ND4J absent from the
+     * class path and the CPU path with JCuda absent. {@code auto} says on stderr which one it chose.
+     */
     Backend backend() {
         switch (device) {
-            case "cpu", "auto" -> {
-                // only with --verbose: on bad input the error must be the one line on stderr
-                if (device.equals("auto") && verbose) System.err.println("crd: device auto -> cpu (ND4J reference backend)");
-                return new Nd4jBackend();
+            case "cpu" -> {
+                return cpu("--device cpu");
             }
-            case "cuda" -> throw new IllegalArgumentException(
-                    "--device cuda: this build has no CUDA backend yet (use --device cpu)");
+            case "cuda" -> {
+                return cuda();
+            }
+            case "auto" -> {
+                String why;
+                try {
+                    Backend be = cuda();
+                    note("crd: device auto -> " + be.name());
+                    return be;
+                } catch (DeviceUnavailableException e) {
+                    why = e.getMessage().replaceFirst("^--device cuda: ", "");
+                }
+                Backend be = cpu("--device auto: no usable GPU (" + why + ")");
+                note("crd: device auto -> cpu (ND4J reference backend; CUDA not used: " + why + ")");
+                return be;
+            }
             default -> throw new IllegalArgumentException("--device: expected cpu, cuda or auto, found '" + device + "'");
+        }
+    }
+
+    /**
+     * Which device {@code --device auto} chose, for stderr. With {@code --verbose} it is printed at once; otherwise
+     * {@link CrdCli#run} prints it when the command succeeds, so that a failing command still prints exactly one
+     * line (the error).
+     */
+    static volatile String deviceNote;
+
+    private void note(String line) {
+        if (verbose) System.err.println(line);
+        else deviceNote = line;
+    }
+
+    private Backend cuda() {
+        return (Backend) construct("crd4j.backend.cuda.CudaBackend", "--device cuda",
+                "the CUDA backend's classes (JCuda jars) are not on the class path");
+    }
+
+    private Backend cpu(String context) {
+        if (tf32 && device.equals("cpu")) throw new IllegalArgumentException("--tf32 applies to the CUDA backend only");
+        try {
+            // Nd4jBackend itself loads without ND4J; its first op would not
+            Class.forName("org.nd4j.linalg.factory.Nd4j", false, Common.class.getClassLoader());
+        } catch (ClassNotFoundException | LinkageError e) {
+            throw new DeviceUnavailableException(context + ": the CPU backend needs ND4J (nd4j-native), which is not on the class path");
+        }
+        return (Backend) construct("crd4j.backend.nd4j.Nd4jBackend", context,
+                "the CPU backend needs ND4J (nd4j-native), which is not on the class path");
+    }
+
+    private Object construct(String className, String context, String missing) {
+        try {
+            Class<?> c = Class.forName(className);
+            if (className.endsWith("CudaBackend")) {
+                return c.getMethod("open", boolean.class).invoke(null, tf32);
+            }
+            return c.getConstructor().newInstance();
+        } catch (ClassNotFoundException | NoClassDefFoundError e) {
+            throw new DeviceUnavailableException(context + ": " + missing);
+        } catch (java.lang.reflect.InvocationTargetException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof DeviceUnavailableException d) throw d;
+            if (cause instanceof NoClassDefFoundError || cause instanceof UnsatisfiedLinkError
+                    || cause instanceof ExceptionInInitializerError) {
+                throw new DeviceUnavailableException(context + ": " + missing + " (" + cause + ")");
+            }
+            if (cause instanceof RuntimeException r) throw r;
+            throw new IllegalStateException(cause);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot create " + className, e);
         }
     }
 }

@@ -25,7 +25,12 @@ public final class CrdCli implements Runnable {
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new CrdCli());
         cl.setExecutionExceptionHandler(new Errors());
-        return cl.execute(args);
+        Common.deviceNote = null;
+        int code = cl.execute(args);
+        String note = Common.deviceNote;
+        if (code == 0 && note != null) System.err.println(note);
+        Common.deviceNote = null;
+        return code;
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -2,6 +2,8 @@ package crd4j.detect;
 
 import crd4j.autograd.Graph;
 import crd4j.backend.Backend;
+import crd4j.backend.DeviceMaps;
+import crd4j.backend.GraphCapture;
 import crd4j.backend.Tensor;
 import crd4j.eval.GaussianFilter;
 import crd4j.model.AnomalyMap;
@@ -10,6 +12,7 @@ import crd4j.model.CrdModel;
 import crd4j.tensor.HostTensor;
 
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * The embedding surface: a loaded CRD model plus its normalisation statistics, scoring one sample at a time (§8.3).
@@ -73,6 +76,7 @@ public final class Detector implements AutoCloseable {
             throw new IllegalArgumentException("expected inputs of shape " + Arrays.toString(want) + ", got "
                     + Arrays.toString(rgb.shape()) + " and " + Arrays.toString(other.shape()));
         }
+        if (be instanceof DeviceMaps dm) return scoreOnDevice(dm, convert(rgb), convert(other));
         Tensor x = be.fromHost(convert(rgb)), y = be.fromHost(convert(other));
         Graph g = Graph.inference(be);
         double[] mr, mo;
@@ -97,6 +101,63 @@ public final class Detector implements AutoCloseable {
         return new Result(max(smooth), max(sr), max(so), smooth, s, sr, so);
     }
 
+    /** Whether a device backend records the whole scoring pass as a CUDA graph after two eager calls. */
+    private static final boolean CAPTURE = !"false".equals(System.getProperty("crd4j.cudaGraphs"));
+    private GraphCapture.CapturedRun captured;
+    private int deviceCalls;
+
+    /**
+     * The device path: network, raw maps, normalisation, fusion and Gaussian smoothing all run on the device and
+     * only the three S×S float64 maps come back. After two eager calls (the first chooses the convolution
+     * algorithms) the pass is captured as a CUDA graph and replayed from then on; the model is frozen in a Detector,
+     * so the captured fusion weights and parameters stay valid. {@code -Dcrd4j.cudaGraphs=false} keeps it eager.
+     */
+    private Result scoreOnDevice(DeviceMaps dm, HostTensor rgb, HostTensor other) {
+        int s = model.preset().size();
+        double[] maps;
+        if (captured != null) {
+            maps = captured.run(List.of(rgb, other)).get(0).doubles();
+        } else {
+            Tensor x = be.fromHost(rgb), y = be.fromHost(other);
+            Tensor three = deviceMaps(dm, x, y);
+            maps = three.toHost().doubles();
+            three.close();
+            x.close();
+            y.close();
+            if (++deviceCalls >= 2 && CAPTURE && be instanceof GraphCapture gc) {
+                try {
+                    captured = gc.capture(List.of(rgb, other), in -> List.of(deviceMaps(dm, in.get(0), in.get(1))));
+                } catch (RuntimeException e) {
+                    System.err.println("crd4j: CUDA graph capture failed, scoring eagerly: " + e.getMessage());
+                }
+            }
+        }
+        int n = s * s;
+        double[] smooth = Arrays.copyOfRange(maps, 0, n), sr = Arrays.copyOfRange(maps, n, 2 * n), so = Arrays.copyOfRange(maps, 2 * n, 3 * n);
+        return new Result(max(smooth), max(sr), max(so), smooth, s, sr, so);
+    }
+
+    /** [3, S, S] float64 on the device: {fused, rgb alone, other alone}, normalised and smoothed (§8.1–§8.3). */
+    private Tensor deviceMaps(DeviceMaps dm, Tensor x, Tensor y) {
+        int s = model.preset().size();
+        Graph g = Graph.inference(be);
+        try {
+            CrdModel.TeacherFeatures t = model.teacherForward(g, x, y);
+            CrdBranch.Output r = model.rgbForward(g, t), o = model.otherForward(g, t);
+            Tensor mr = dm.rawAnomalyMap(values(r.fused()), values(t.rgb()), s);
+            Tensor mo = dm.rawAnomalyMap(values(o.fused()), values(t.other()), s);
+            Tensor three = dm.normalisedSmoothedMaps(mr, mo, stats.rgbMean(), stats.rgbStd(), stats.otherMean(), stats.otherStd(),
+                    GaussianFilter.kernel(GaussianFilter.CRD_SIGMA, GaussianFilter.DEFAULT_TRUNCATE));
+            mr.close();
+            mo.close();
+            return three;
+        } finally {
+            g.release();
+        }
+    }
+
+    private static List<Tensor> values(List<crd4j.autograd.Var> vs) { return vs.stream().map(crd4j.autograd.Var::value).toList(); }
+
     private HostTensor convert(HostTensor h) {
         // the model's parameters decide the compute dtype; inputs follow
         return model.rgbBranch().parameters().get(0).value().dtype() == crd4j.tensor.DType.FLOAT64 ? h.toFloat64() : h.toFloat32();
@@ -113,6 +174,8 @@ public final class Detector implements AutoCloseable {
     /** Ends use of this detector; the backend, which the caller passed in, stays open. */
     @Override
     public synchronized void close() {
+        if (captured != null) captured.close();
+        captured = null;
         closed = true;
     }
 }

@@ -16,6 +16,12 @@ public final class AnomalyMap {
      * upsampling with align_corners=True, accumulated in float64 in level order 1, 2, 3. Returns [N, S, S] FLOAT64.
      */
     public static HostTensor raw(Backend be, List<Var> fused, List<Var> teacher, int size) {
+        if (be instanceof crd4j.backend.DeviceMaps dm) {   // the same sums on the device (cosine_map.cu)
+            Tensor m = dm.rawAnomalyMap(fused.stream().map(Var::value).toList(), teacher.stream().map(Var::value).toList(), size);
+            HostTensor h = m.toHost();
+            m.close();
+            return h;
+        }
         double[] acc = null;
         long n = 0;
         for (int k = 0; k < 3; k++) {

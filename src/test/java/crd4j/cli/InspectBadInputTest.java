@@ -189,10 +189,13 @@ class InspectBadInputTest {
 
     // ------------------------------------------------------------------------------------------------ options
 
+    /** No usable GPU is an environment failure, not bad input: exit code 1, still one line naming what is missing. */
     @Test
-    void cudaDeviceInThisBuild(@TempDir Path run) {
+    void cudaDeviceWithoutAGpu(@TempDir Path run) {
+        String why = crd4j.backend.cuda.CudaBackend.unavailableReason();
+        org.junit.jupiter.api.Assumptions.assumeTrue(why != null, "skipped: a usable GPU is present");
         Result r = inspect(run, "--teacher", teacher, "--checkpoint", checkpoint, "--rgb", rgb, "--depth", depth, "--device", "cuda");
-        assertOneCleanError(r, run, "--device cuda");
+        assertOneCleanError(r, run, 1, "--device cuda", why);
     }
 
     @Test
@@ -279,7 +282,11 @@ class InspectBadInputTest {
 
     /** Exit code 2, exactly one line on stderr, that line naming everything in {@code mustName}, and no output. */
     static void assertOneCleanError(Result r, Path run, String... mustName) {
-        assertEquals(2, r.code(), () -> "exit code; stderr:\n" + r.err());
+        assertOneCleanError(r, run, 2, mustName);
+    }
+
+    static void assertOneCleanError(Result r, Path run, int code, String... mustName) {
+        assertEquals(code, r.code(), () -> "exit code; stderr:\n" + r.err());
         List<String> lines = nonBlankLines(r.err());
         assertEquals(1, lines.size(), () -> "expected exactly one line on stderr, found:\n" + r.err());
         String line = lines.get(0);
