@@ -1,15 +1,12 @@
 package crd4j.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import crd4j.backend.Backend;
 import crd4j.data.MvtecDataset;
-import crd4j.detect.Detector;
-import crd4j.eval.MetricSet;
-import crd4j.eval.Metrics;
-import crd4j.io.Npy;
+import crd4j.io.AtomicDirectory;
+import crd4j.io.AtomicFiles;
 import crd4j.io.WeightsFormatException;
-import crd4j.tensor.HostTensor;
+import crd4j.report.CategoryTable;
+import crd4j.report.Evaluation;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -18,35 +15,52 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.function.Consumer;
+import java.util.regex.Pattern;
 
 /**
- * {@code crd eval}: scores every test sample of one category with a trained model ({@link Detector}, §8.3) and writes
- * the §9 metrics of the fused detector and of each branch alone (Gaussian of the normalised branch map, §8.3 item 4)
- * to {@code DIR/metrics.json} as fractions:
+ * {@code crd eval}: scores every test sample of one category with a trained model ({@link crd4j.detect.Detector}, §8.3)
+ * and writes the §9 metrics of the fused detector and of each branch alone (Gaussian of the normalised branch map,
+ * §8.3 item 4) to {@code DIR/metrics.json} as fractions:
  * <pre>{"fused": {"i_auroc", "i_ap", "p_auroc", "p_ap", "au_pro_0.3", "au_pro_0.01"}, "rgb": {...}, "depth": {...}}</pre>
  * (the third key is the second modality's name). Maps and GT are at the model's input side S (256 for paper).
+ * {@code DIR/report.html} (unless {@code --no-report}) is the self-contained report of {@link Evaluation#reportHtml}.
  * {@code --save-maps} also writes {@code DIR/maps/<defect>/<stem>.npy} (fused smoothed map, float64 [S,S]) and
  * {@code DIR/gt/<defect>/<stem>.npy} (the binarised GT used, float32 [S,S] of 0/1).
+ *
+ * <p>Several categories ({@code --category a,b,c}, {@code --model} containing {@code {category}}): each goes to
+ * {@code DIR/<category>/} as above, and {@code DIR/metrics.json} becomes
+ * {@code {"categories": {"a": {fused, rgb, depth}, ...}, "mean": {...}}}, with {@code DIR/summary.md} and
+ * {@code DIR/report.html} holding the per-category table and its mean row ({@link CategoryTable}). Every category and
+ * model file is checked before anything is scored, and nothing is published unless all categories succeed.
  */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = "Evaluate a trained CRD model on the test split of one category (spec §9).")
+        description = {"Evaluate trained CRD models on the test split of one or several categories (spec §9).",
+                "One category: DIR/metrics.json, DIR/report.html [, DIR/maps, DIR/gt].",
+                "Several (--category a,b --model 'runs/{category}.crd4j'): DIR/<category>/… for each, and DIR/metrics.json "
+                        + "({\"categories\": …, \"mean\": …}), DIR/summary.md, DIR/report.html with the mean row."})
 final class EvalCommand implements Callable<Integer> {
+    static final String PLACEHOLDER = "{category}";
+    /** A category name must be one plain folder name, since it also names an output folder. */
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.-]*");
+
     @Mixin
     Common common;
 
     @Option(names = "--data", required = true, description = "Dataset root (<root>/<category>/test).")
     Path data;
 
-    @Option(names = "--category", required = true, description = "Category (class) name.")
+    @Option(names = "--category", required = true, description = "Category (class) name, or several separated by commas.")
     String category;
 
-    @Option(names = "--model", required = true, description = "crd4j model file with validation statistics (crd train).")
-    Path model;
+    @Option(names = "--model", required = true, description = "crd4j model file with validation statistics (crd train); "
+            + "'{category}' in the path is replaced by each category's name (needed with several categories).")
+    String model;
 
     @Option(names = "--out", required = true, description = "Output directory.")
     Path out;
@@ -54,76 +68,84 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--save-maps", description = "Also write the fused maps and binarised GT as .npy.")
     boolean saveMaps;
 
+    @Option(names = "--no-report", description = "Do not write report.html.")
+    boolean noReport;
+
+    @Option(names = "--report-samples", defaultValue = "24", paramLabel = "N",
+            description = "Sample panels in report.html, worst misses first (default: ${DEFAULT-VALUE}).")
+    int reportSamples;
+
     @Override
     public Integer call() throws Exception {
-        Backend be = common.backend();
-        MvtecDataset ds = MvtecDataset.open(data, category);
-        List<MvtecDataset.Sample> test = ds.samples("test");
-        try (Detector det = Detector.load(model, be)) {
-            if (det.model().secondModality() != ds.modality()) {
-                throw new WeightsFormatException(model, "model's second modality is " + det.model().secondModality().key()
-                        + " but " + ds.categoryDir() + " has " + ds.modality().key());
-            }
-            int s = det.model().preset().size();
-            List<double[]> fused = new ArrayList<>(), rgb = new ArrayList<>(), other = new ArrayList<>();
-            List<int[]> gts = new ArrayList<>();
-            List<HostTensor> gtTensors = new ArrayList<>();
-            long t0 = System.nanoTime();
-            for (int i = 0; i < test.size(); i++) {
-                MvtecDataset.Inputs in = ds.load(test.get(i), s);
-                Detector.Result r = det.score(in.rgb(), in.second());
-                fused.add(r.map());
-                rgb.add(r.rgbMap());
-                other.add(r.otherMap());
-                float[] g = in.gt().floats();
-                int[] gi = new int[g.length];
-                for (int k = 0; k < g.length; k++) gi[k] = g[k] > 0.5f ? 1 : 0;
-                gts.add(gi);
-                gtTensors.add(in.gt());
-                if (common.verbose) {
-                    System.err.printf(Locale.ROOT, "crd eval: %d/%d %s/%s score %.4f%n", i + 1, test.size(),
-                            test.get(i).defect(), test.get(i).stem(), r.score());
-                }
-            }
-            System.err.printf(Locale.ROOT, "crd eval: scored %d test samples in %.1f s%n", test.size(), (System.nanoTime() - t0) / 1e9);
-            String second = ds.modality().key();
-            Map<String, MetricSet> results = new LinkedHashMap<>();
-            results.put("fused", Metrics.evaluate(fused, gts, s, s));
-            results.put("rgb", Metrics.evaluate(rgb, gts, s, s));
-            results.put(second, Metrics.evaluate(other, gts, s, s));
-
-            ObjectMapper json = new ObjectMapper();
-            ObjectNode root = json.createObjectNode();
-            System.out.printf(Locale.ROOT, "%-8s %8s %8s %8s %8s %11s %12s%n", "detector", "I-AUROC", "I-AP", "P-AUROC", "P-AP",
-                    "AU-PRO@0.3", "AU-PRO@0.01");
-            for (Map.Entry<String, MetricSet> e : results.entrySet()) {
-                MetricSet m = e.getValue();
-                ObjectNode n = root.putObject(e.getKey());
-                n.put("i_auroc", m.iAuroc());
-                n.put("i_ap", m.iAp());
-                n.put("p_auroc", m.pAuroc());
-                n.put("p_ap", m.pAp());
-                n.put("au_pro_0.3", m.auPro30());
-                n.put("au_pro_0.01", m.auPro01());
-                System.out.printf(Locale.ROOT, "%-8s %8.4f %8.4f %8.4f %8.4f %11.4f %12.4f%n", e.getKey(), m.iAuroc(), m.iAp(),
-                        m.pAuroc(), m.pAp(), m.auPro30(), m.auPro01());
-            }
-            byte[] metrics = json.writerWithDefaultPrettyPrinter().writeValueAsString(root).getBytes(StandardCharsets.UTF_8);
-            Map<String, OutputDirectory.FileWriter> files = new LinkedHashMap<>();
-            files.put("metrics.json", f -> Files.write(f, metrics));
-            if (saveMaps) {
-                for (int i = 0; i < test.size(); i++) {
-                    MvtecDataset.Sample smp = test.get(i);
-                    String rel = smp.defect() + "/" + smp.stem() + ".npy";
-                    HostTensor map = HostTensor.of(fused.get(i), s, s);
-                    HostTensor gt = gtTensors.get(i);
-                    files.put("maps/" + rel, f -> Npy.write(f, map));
-                    files.put("gt/" + rel, f -> Npy.write(f, gt));
-                }
-            }
-            OutputDirectory.write(out, files);
-            System.out.println("wrote " + out.resolve("metrics.json") + (saveMaps ? " and maps/, gt/" : ""));
+        List<String> categories = categories(category);
+        if (categories.size() > 1 && !model.contains(PLACEHOLDER)) {
+            throw new IllegalArgumentException("--model: with several categories the path must contain " + PLACEHOLDER
+                    + " (e.g. runs/" + PLACEHOLDER + ".crd4j), found '" + model + "'");
         }
+        Evaluation.Outputs outputs = new Evaluation.Outputs(saveMaps, !noReport, reportSamples);
+        Backend be = common.backend();
+        Consumer<String> progress = common.verbose ? line -> System.err.println("crd eval: " + line) : line -> {};
+        if (categories.size() == 1) {
+            String c = categories.get(0);
+            Evaluation ev = evaluate(be, c, progress);
+            System.out.print(ev.table());
+            ev.writeTo(out, outputs);
+            System.out.println("wrote " + out.resolve("metrics.json") + (outputs.report() ? " and report.html" : "")
+                    + (saveMaps ? " and maps/, gt/" : ""));
+            return 0;
+        }
+        // everything that can be checked without scoring, before the first (long) category starts
+        for (String c : categories) {
+            MvtecDataset.open(data, c).samples("test");
+            Path m = modelFile(c);
+            if (!Files.isRegularFile(m)) {
+                throw new WeightsFormatException(m, "model file for category '" + c + "' not found (--model " + model + ")");
+            }
+        }
+        List<Evaluation.Summary> rows = new ArrayList<>();
+        try (AtomicDirectory dir = AtomicDirectory.stage(out)) {
+            for (String c : categories) {
+                System.out.println("== " + c);
+                Evaluation ev = evaluate(be, c, progress);
+                System.out.print(ev.table());
+                ev.writeTo(dir, c, outputs);   // written now, so that only one category's maps are in memory
+                rows.add(ev.summary());
+            }
+            CategoryTable table = new CategoryTable(rows);
+            dir.put("metrics.json", f -> AtomicFiles.write(f, table.metricsJson()));
+            dir.put("summary.md", f -> AtomicFiles.write(f, table.markdown().getBytes(StandardCharsets.UTF_8)));
+            if (outputs.report()) dir.put("report.html", f -> AtomicFiles.write(f, table.html(true).getBytes(StandardCharsets.UTF_8)));
+            dir.commit();
+            System.out.print(table.text());
+        }
+        System.out.println("wrote " + out.resolve("metrics.json") + ", summary.md" + (outputs.report() ? ", report.html" : "")
+                + " and " + String.join("/, ", categories) + "/");
         return 0;
+    }
+
+    private Evaluation evaluate(Backend be, String c, Consumer<String> progress) throws java.io.IOException {
+        long t0 = System.nanoTime();
+        Evaluation ev = Evaluation.run(modelFile(c), be, data, c, progress);
+        System.err.printf(Locale.ROOT, "crd eval: %s: scored %d test samples in %.1f s%n", c, ev.samples().size(),
+                (System.nanoTime() - t0) / 1e9);
+        return ev;
+    }
+
+    private Path modelFile(String c) {
+        return Path.of(model.replace(PLACEHOLDER, c));
+    }
+
+    /** The comma-separated list of --category: plain folder names, no duplicates. */
+    static List<String> categories(String spec) {
+        Set<String> out = new LinkedHashSet<>();
+        for (String part : spec.split(",", -1)) {
+            String c = part.strip();
+            if (!NAME.matcher(c).matches()) {
+                throw new IllegalArgumentException("--category: expected category folder names separated by commas, found '"
+                        + c + "' in '" + spec + "'");
+            }
+            if (!out.add(c)) throw new IllegalArgumentException("--category: '" + c + "' is given twice");
+        }
+        return List.copyOf(out);
     }
 }

@@ -92,6 +92,28 @@ public final class ImageInputs {
     }
 
     /**
+     * The inverse of {@link #normalize} for one [1,3,H,W] (or [3,H,W]) input: {@code round((x·std + mean)·255)},
+     * clamped to 0..255. For an input made by {@code normalize} this gives back the 8-bit image exactly (the float32
+     * round trip is off by far less than half a grey level).
+     */
+    public static Image8 denormalize(HostTensor input) {
+        long[] sh = input.shape();
+        if (sh.length < 3 || sh[sh.length - 3] != 3 || (sh.length == 4 && sh[0] != 1) || sh.length > 4) {
+            throw new IllegalArgumentException("denormalize needs a [1,3,H,W] input, got " + java.util.Arrays.toString(sh));
+        }
+        int h = (int) sh[sh.length - 2], w = (int) sh[sh.length - 1], hw = h * w;
+        float[] x = input.toFloat32().floats();
+        byte[] out = new byte[3 * hw];
+        for (int c = 0; c < 3; c++) {
+            for (int i = 0; i < hw; i++) {
+                long v = Math.round(((double) x[c * hw + i] * STD[c] + MEAN[c]) * 255.0);
+                out[3 * i + c] = (byte) Math.max(0, Math.min(255, v));
+            }
+        }
+        return new Image8(w, h, 3, out);
+    }
+
+    /**
      * Decodes an image file into PIL mode L (grayscale sources) or RGB (everything else), like {@code Image.open}.
      * Use {@link Image8#toRgb()} / {@link Image8#toL()} for PIL's {@code convert}.
      */

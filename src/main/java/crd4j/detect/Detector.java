@@ -37,7 +37,11 @@ public final class Detector implements AutoCloseable {
 
     /** Loads a crd4j model file that holds validation statistics. */
     public static Detector load(java.nio.file.Path modelFile, Backend be) throws java.io.IOException {
-        crd4j.model.ModelFiles.Loaded l = crd4j.model.ModelFiles.load(modelFile, new crd4j.nn.NnContext(be, crd4j.tensor.DType.FLOAT32, 0));
+        return of(crd4j.model.ModelFiles.load(modelFile, new crd4j.nn.NnContext(be, crd4j.tensor.DType.FLOAT32, 0)), modelFile, be);
+    }
+
+    /** A detector from a model file already loaded (its metadata, e.g. the teacher source, stays with the caller). */
+    public static Detector of(crd4j.model.ModelFiles.Loaded l, java.nio.file.Path modelFile, Backend be) throws java.io.IOException {
         var statsNode = l.meta().get("stats");
         if (statsNode == null || statsNode.isNull()) {
             throw new crd4j.io.WeightsFormatException(modelFile, "metadata 'stats': missing (train with validation, or give --stats)");

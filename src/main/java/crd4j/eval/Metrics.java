@@ -73,12 +73,29 @@ public final class Metrics {
         return proCurve(maps, gts, height, width).auPro(limit);
     }
 
+    /** The exact image-level ROC curve of {@code scores} against 0/1 {@code labels} (see {@link RocCurve}). */
+    public static RocCurve rocCurve(double[] scores, int[] labels) {
+        checkBinary(labels);
+        return rocCurve(sorted(List.of(scores), labels.clone()));
+    }
+
     /**
      * All six numbers of spec §9 for one class. {@code maps} are the final (already smoothed, spec §8.3) anomaly maps,
      * {@code gts} the binarised GT maps (0/1) of the same size. Image scores are {@code max(map)}, image labels
      * {@code max(gt)} (spec §2.4). The pooled pixels are sorted once for P-AUROC, P-AP and the PRO curve.
      */
     public static MetricSet evaluate(List<double[]> maps, List<int[]> gts, int height, int width) {
+        return evaluateWithCurves(maps, gts, height, width).metrics();
+    }
+
+    /**
+     * {@link #evaluate}'s numbers with the curves behind them: the image-level ROC curve and the whole PRO curve (one
+     * point per distinct pixel score: 16 bytes per pooled pixel at worst, so thin it before keeping it).
+     */
+    public record Curves(MetricSet metrics, RocCurve imageRoc, ProCurve pro) {}
+
+    /** {@link #evaluate} plus its image-level ROC and PRO curves, from the same single sort of the pooled pixels. */
+    public static Curves evaluateWithCurves(List<double[]> maps, List<int[]> gts, int height, int width) {
         checkSizes(maps, gts);
         int m = maps.size();
         double[] imgScores = new double[m];
@@ -94,13 +111,16 @@ public final class Metrics {
             for (int g : gts.get(i)) lab = Math.max(lab, g);
             imgLabels[i] = lab;
         }
-        Binary img = binary(sorted(List.of(imgScores), imgLabels), false);
+        Sorted imgSorted = sorted(List.of(imgScores), imgLabels);
+        Binary img = binary(imgSorted, false);
+        RocCurve roc = rocCurve(imgSorted);
         Regions regions = regions(maps, gts, height, width);
         Sorted px = sorted(maps, regions.payload);
         regions.payload = null;   // now owned (permuted) by px
         Binary pix = binary(px, true);
         ProCurve curve = proCurve(px, regions);
-        return new MetricSet(img.auroc, img.ap, pix.auroc, pix.ap, curve.auPro(PRO_LIMIT), curve.auPro(PRO_LIMIT_SMALL));
+        return new Curves(new MetricSet(img.auroc, img.ap, pix.auroc, pix.ap, curve.auPro(PRO_LIMIT), curve.auPro(PRO_LIMIT_SMALL)),
+                roc, curve);
     }
 
     // ------------------------------------------------------------------ MVTec trapezoid
@@ -349,6 +369,40 @@ public final class Metrics {
         double auroc = (pos == 0 || neg == 0) ? Double.NaN : (double) twiceArea / (2.0 * (double) pos * (double) neg);
         double apv = pos == 0 ? -0.0 : ap + comp;
         return new Binary(auroc, apv);
+    }
+
+    /** ROC points in one descending pass, one per distinct score, after a leading (0, 0) at threshold +∞. */
+    private static RocCurve rocCurve(Sorted s) {
+        long[] keys = s.keys;
+        int[] pay = s.payload;
+        int n = keys.length;
+        long pos = 0;
+        for (int v : pay) if (v == 1) pos++;
+        long neg = n - pos;
+        int groups = 0;
+        for (int i = 0; i < n; i++) if (i == n - 1 || keys[i] != keys[i + 1]) groups++;
+        double[] fpr = new double[groups + 1], tpr = new double[groups + 1], thr = new double[groups + 1];
+        thr[0] = Double.POSITIVE_INFINITY;
+        long tp = 0, fp = 0;
+        int g = 1;
+        for (int i = n - 1; i >= 0; i--) {
+            if (pay[i] == 1) tp++; else fp++;
+            if (i == 0 || keys[i - 1] != keys[i]) {
+                fpr[g] = (double) fp / neg;   // NaN without negatives, as scikit-learn
+                tpr[g] = (double) tp / pos;
+                thr[g] = unkey(keys[i]);
+                g++;
+            }
+        }
+        if (neg == 0) fpr[0] = Double.NaN;
+        if (pos == 0) tpr[0] = Double.NaN;
+        return new RocCurve(fpr, tpr, thr);
+    }
+
+    /** Inverse of {@link #key} (−0.0 comes back as 0.0). */
+    static double unkey(long k) {
+        long bits = k < 0 ? k & Long.MAX_VALUE : ~k;
+        return Double.longBitsToDouble(bits);
     }
 
     /** Labels are 0/1 (1 positive); region payloads are −1 (ok pixel) or a region id ≥ 0 (positive). */
