@@ -8,6 +8,7 @@ import crd4j.eval.MetricSet;
 import crd4j.io.AtomicFiles;
 import crd4j.model.FusionSemantics;
 import crd4j.model.Preset;
+import crd4j.report.Evaluation;
 import crd4j.train.TrainingRun;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -67,6 +68,16 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--train", defaultValue = "60", description = "Good training samples per category (default: ${DEFAULT-VALUE}).")
     int train;
 
+    @Option(names = "--validation", defaultValue = "10", description = "Good validation samples per category (default: ${DEFAULT-VALUE}).")
+    int validation;
+
+    @Option(names = "--test-good", defaultValue = "16", description = "Good test samples per category (default: ${DEFAULT-VALUE}).")
+    int testGood;
+
+    @Option(names = "--test-defect", defaultValue = "12",
+            description = "Test samples per defect type (color, dent, bump, hole, crack) and category (default: ${DEFAULT-VALUE}).")
+    int testDefect;
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed for data, teacher, initialisation and shuffling (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -81,7 +92,7 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Preset p = Preset.byName(preset);
         if (p == Preset.PAPER) throw new IllegalArgumentException("--preset: paper is too large for a CPU demo; use tiny or small");
-        SyntheticRgbd.Options synth = new SyntheticRgbd.Options(categories, seed, 2 * p.size(), train, 10, 16, 12);
+        SyntheticRgbd.Options synth = new SyntheticRgbd.Options(categories, seed, 2 * p.size(), train, validation, testGood, testDefect);
         prepareOut();
         Backend be = common.backend();
         long t0 = System.nanoTime();
@@ -110,7 +121,9 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private Map<String, MetricSet> evaluate(Backend be, Path data, String cat, Path model, Path dir) throws IOException {
-        throw new UnsupportedOperationException("wired to crd4j.eval.Evaluation once it lands");
+        Evaluation ev = Evaluation.run(model, be, data, cat, line -> { });
+        ev.writeTo(dir, Evaluation.Outputs.DEFAULT);
+        return ev.metrics();
     }
 
     /** Refuses a non-empty directory that is not an earlier demo's output; removes an earlier demo's output. */
@@ -158,6 +171,20 @@ final class DemoCommand implements Callable<Integer> {
             boolean ok = fused >= 0.95;
             for (var d : e.getValue().entrySet()) ok &= fused >= d.getValue().iAuroc();
             met &= ok;
+        }
+        if (results.size() > 1) {
+            ObjectNode mean = root.putObject("mean");
+            for (String det : results.values().iterator().next().keySet()) {
+                double[] v = new double[5];
+                for (var r : results.values()) {
+                    MetricSet m = r.get(det);
+                    v[0] += m.iAuroc(); v[1] += m.iAp(); v[2] += m.pAuroc(); v[3] += m.pAp(); v[4] += m.auPro30();
+                }
+                for (int k = 0; k < v.length; k++) v[k] /= results.size();
+                mean.putObject(det).put("i_auroc", v[0]).put("i_ap", v[1]).put("p_auroc", v[2]).put("p_ap", v[3]).put("au_pro_0.3", v[4]);
+                String label = det.equals("fused") ? "fused" : det + " only";
+                System.out.printf(Locale.ROOT, "%-10s %-9s %8.3f %8.3f %8.3f %8.3f %11.3f%n", "mean", label, v[0], v[1], v[2], v[3], v[4]);
+            }
         }
         root.put("target_met", met);
         AtomicFiles.write(out.resolve("summary.json"),
