@@ -33,10 +33,20 @@ public final class ModelFiles {
     public record Loaded(CrdModel model, ObjectNode meta) {}
 
     public static void save(CrdModel model, Path file, String teacherSource, ObjectNode stats) throws IOException {
+        ModelFile.write(file, tensors(model), meta(model, teacherSource, stats));
+    }
+
+    /** Every tensor of the model file: {@code teacher.*}, {@code rgb.*}, {@code <modality>.*}. */
+    public static Map<String, HostTensor> tensors(CrdModel model) {
         Map<String, HostTensor> tensors = new LinkedHashMap<>();
         put(tensors, "teacher.", model.teacher().stateDict());
         put(tensors, "rgb.", model.rgbBranch().stateDict());
         put(tensors, model.secondModality().key() + ".", model.otherBranch().stateDict());
+        return tensors;
+    }
+
+    /** The model file's metadata (see the class comment). */
+    public static ObjectNode meta(CrdModel model, String teacherSource, ObjectNode stats) {
         ObjectNode meta = JSON.createObjectNode();
         meta.put("format", FORMAT);
         meta.put("version", VERSION);
@@ -49,7 +59,7 @@ public final class ModelFiles {
         meta.put("fusion_semantics", model.semantics().name().toLowerCase(java.util.Locale.ROOT));
         if (stats == null) meta.putNull("stats");
         else meta.set("stats", stats);
-        ModelFile.write(file, tensors, meta);
+        return meta;
     }
 
     private static void put(Map<String, HostTensor> out, String prefix, Map<String, HostTensor> sd) {
@@ -58,27 +68,31 @@ public final class ModelFiles {
 
     public static Loaded load(Path file, NnContext ctx) throws IOException {
         ModelFile.Contents c = ModelFile.read(file);
-        ObjectNode meta = c.meta();
+        return fromContents(c.tensors(), c.meta(), file, ctx);
+    }
+
+    /**
+     * Builds the model described by {@code meta} (a model file's metadata) from {@code tensors} (which may hold more
+     * entries, e.g. a training-state file's optimizer moments); {@code file} names the source in errors.
+     */
+    public static Loaded fromContents(Map<String, HostTensor> tensors, ObjectNode meta, Path file, NnContext ctx) throws IOException {
         if (!FORMAT.equals(meta.path("format").asText()) || meta.path("version").asInt(-1) != VERSION) {
             throw new WeightsFormatException(file, "metadata 'format'/'version': expected " + FORMAT + " version " + VERSION
                     + ", found " + meta.path("format").asText("?") + " version " + meta.path("version").asText("?"));
         }
-        Preset preset;
         try {
-            preset = new Preset(meta.path("preset").path("name").asText("custom"), meta.path("preset").path("base").asInt(),
+            Preset preset = new Preset(meta.path("preset").path("name").asText("custom"), meta.path("preset").path("base").asInt(),
                     meta.path("preset").path("size").asInt());
             Modality second = Modality.parse(meta.path("modalities").path(1).asText("?"));
             CrdModel model = new CrdModel(ctx, preset, second);
             model.setSemantics(FusionSemantics.parse(meta.path("fusion_semantics").asText("detached")));
             String name = file.getFileName().toString();
-            model.teacher().loadStateDict(c.tensors(), "teacher.", name);
-            model.rgbBranch().loadStateDict(c.tensors(), "rgb.", name);
-            model.otherBranch().loadStateDict(c.tensors(), second.key() + ".", name);
+            model.teacher().loadStateDict(tensors, "teacher.", name);
+            model.rgbBranch().loadStateDict(tensors, "rgb.", name);
+            model.otherBranch().loadStateDict(tensors, second.key() + ".", name);
             return new Loaded(model, meta);
         } catch (IllegalArgumentException e) {
             throw new WeightsFormatException(file, "metadata: " + e.getMessage());
-        } catch (StateDictException e) {
-            throw e;
         }
     }
 

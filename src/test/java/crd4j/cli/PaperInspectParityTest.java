@@ -77,4 +77,40 @@ class PaperInspectParityTest {
             Parity.assertClose("paper crd4j-f32-vs-exact " + f, mine, exact, tol);
         }
     }
+
+    /**
+     * {@code crd detect} on the paper preset with the reference checkpoint and given statistics reproduces the
+     * reference's fused map (§8.3: the PyTorch float64 raw maps normalised, summed, smoothed by scipy's σ=4 Gaussian):
+     * relative L2 ≤ 1e-4, or twice PyTorch float32's own error on the same fused map where that is larger.
+     * The statistics are the exact maps' own mean and std, so the normalised maps are O(1).
+     */
+    @Test
+    void float32DetectReproducesTheReferenceFusedMap(@TempDir Path tmp) throws Exception {
+        double[] r = meanStd(Npy.read(ref.resolve("ref/rgb/map.npy")).toFloat64().doubles());
+        double[] d = meanStd(Npy.read(ref.resolve("ref/depth/map.npy")).toFloat64().doubles());
+        Path stats = tmp.resolve("stats.json");
+        Files.writeString(stats, String.format(java.util.Locale.ROOT,
+                "{\"rgb\": {\"mean\": %.17g, \"std\": %.17g}, \"depth\": {\"mean\": %.17g, \"std\": %.17g}}", r[0], r[1], d[0], d[1]));
+        Path exact = PyReference.generate("fuse-maps-paper", "fuse-maps", "--rgb-map", ref.resolve("ref/rgb/map.npy").toString(),
+                "--depth-map", ref.resolve("ref/depth/map.npy").toString(), "--stats", stats.toString());
+        Path torch32 = PyReference.generate("fuse-maps-paper-f32", "fuse-maps", "--rgb-map", ref.resolve("ref_f32/rgb/map.npy").toString(),
+                "--depth-map", ref.resolve("ref_f32/depth/map.npy").toString(), "--stats", stats.toString());
+        Path out = tmp.resolve("detect");
+        assertEquals(0, CrdCli.run("detect", "--device", "cpu", "--teacher", ref.resolve("teacher.pth").toString(),
+                "--checkpoint", ref.resolve("checkpoint.pth").toString(), "--stats", stats.toString(),
+                "--rgb", ref.resolve("rgb.npy").toString(), "--depth", ref.resolve("depth.npy").toString(), "--out", out.toString()));
+        HostTensor want = Npy.read(exact.resolve("map.npy"));
+        double torchErr = Parity.relL2(Npy.read(torch32.resolve("map.npy")), want);
+        Parity.record("paper detect pytorch-f32-vs-exact fused smoothed map", torchErr, Double.NaN);
+        Parity.assertClose("paper detect crd4j-f32-vs-exact fused smoothed map", Npy.read(out.resolve("map.npy")), want,
+                Math.max(Parity.NETWORK, 2 * torchErr));
+    }
+
+    private static double[] meanStd(double[] v) {
+        double m = 0, s = 0;
+        for (double x : v) m += x;
+        m /= v.length;
+        for (double x : v) s += (x - m) * (x - m);
+        return new double[]{m, Math.sqrt(s / v.length)};
+    }
 }

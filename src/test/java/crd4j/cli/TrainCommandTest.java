@@ -57,7 +57,7 @@ class TrainCommandTest {
         ModelFile.Contents st2 = ModelFile.read(tmp.resolve("resumed.crd4j" + TrainCommand.STATE_SUFFIX));
         assertEquals(2, st2.meta().path("epoch").asInt());
         assertEquals(st.meta().path("lr_rgb").asDouble(), st2.meta().path("lr_rgb").asDouble(), 0);
-        assertEquals(st.tensors().get("rgb.step").getDouble(0), st2.tensors().get("rgb.step").getDouble(0));
+        assertEquals(st.tensors().get("optim.rgb.step").getDouble(0), st2.tensors().get("optim.rgb.step").getDouble(0));
 
         Map<String, HostTensor> a = ModelFile.read(straight).tensors(), b = ModelFile.read(resumed).tensors();
         assertEquals(a.keySet(), b.keySet());

@@ -62,6 +62,18 @@ public final class Nd4jBackend implements Backend {
         public String toString() { return "Nd4jTensor" + Arrays.toString(a.shape()) + " " + a.dataType(); }
     }
 
+    /**
+     * Caps the threads of ND4J's native ops and of its BLAS (process-wide); {@code n <= 0} keeps the library
+     * defaults (one per core). Small models (the tiny preset) run faster on one thread: their operations are too
+     * small to amortise OpenMP start-up and synchronisation (see benchmarks/RESULTS.md).
+     */
+    public static void setThreads(int n) {
+        if (n <= 0) return;
+        Nd4j.getEnvironment().setMaxThreads(n);
+        Nd4j.getEnvironment().setMaxMasterThreads(n);
+        Nd4j.factory().blas().setMaxThreads(n);
+    }
+
     @Override
     public String name() { return "cpu (ND4J " + Nd4j.getBackend().getClass().getSimpleName() + ")"; }
 

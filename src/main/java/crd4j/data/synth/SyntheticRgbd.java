@@ -288,7 +288,6 @@ public final class SyntheticRgbd {
                     double ux = x + 0.5 - dx, uy = y + 0.5 - dy;
                     double d = Math.hypot(ux, uy);
                     double wob = dRad * (1 + 0.2 * Math.sin(3 * Math.atan2(uy, ux) + dWob));
-                    double w = d < wob ? 0.5 * (1 + Math.cos(Math.PI * d / wob)) : 0;
                     switch (defect) {
                         case COLOR -> {
                             if (d < wob) {
@@ -296,11 +295,16 @@ public final class SyntheticRgbd {
                                 gt[i] = (byte) 255;
                             }
                         }
+                        // dents and bumps are wider than the other defects (1.5×) with a parabolic profile
+                        // (steep rim): a geometry-only defect must survive the resize to the model's side and the
+                        // depth preprocessing to be visible at all, as a real dent is to a structured-light sensor
                         case DENT -> {
-                            if (d < wob) { z -= 0.5 * height * w; gt[i] = (byte) 255; }
+                            double q = d / (1.5 * wob);
+                            if (q < 1) { z -= 0.6 * height * (1 - q * q); gt[i] = (byte) 255; }
                         }
                         case BUMP -> {
-                            if (d < wob) { z += 0.5 * height * w; gt[i] = (byte) 255; }
+                            double q = d / (1.5 * wob);
+                            if (q < 1) { z += 0.6 * height * (1 - q * q); gt[i] = (byte) 255; }
                         }
                         case HOLE -> {
                             if (d < wob * 0.8) {

@@ -1,0 +1,360 @@
+package crd4j.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import crd4j.autograd.FusionWeights;
+import crd4j.autograd.Graph;
+import crd4j.backend.Backend;
+import crd4j.backend.Tensor;
+import crd4j.data.MvtecDataset;
+import crd4j.detect.NormalizationStats;
+import crd4j.io.ModelFile;
+import crd4j.io.WeightsFormatException;
+import crd4j.model.AnomalyMap;
+import crd4j.model.Checkpoints;
+import crd4j.model.CrdBranch;
+import crd4j.model.CrdModel;
+import crd4j.model.FusionSemantics;
+import crd4j.model.ModelFiles;
+import crd4j.model.Preset;
+import crd4j.nn.NnContext;
+import crd4j.tensor.DType;
+import crd4j.tensor.HostTensor;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.Consumer;
+
+/**
+ * One training run on one category (spec §7), then the validation statistics of §8.2 stored in the model file: what
+ * {@code crd train} and {@code crd demo} run.
+ *
+ * <p>Inputs are preprocessed at the preset's side S (§2.2–§2.4 with 256 replaced by S). Each epoch shuffles the
+ * training samples with {@code new Random(seed·1000003 + epoch)}, so the shuffle state at an epoch boundary is given by
+ * (seed, epoch). drop_last is false, except that a final batch of one sample is skipped (training-mode batch norm
+ * needs more than one sample; a log line says so).
+ *
+ * <h2>Checkpoints and resuming</h2>
+ * After every epoch two files are written, each atomically (temporary file, fsync, rename):
+ * <ol>
+ *   <li>{@code <out>.train-state}: everything a resumed run needs, in one checksummed crd4j {@link ModelFile}: the
+ *       model's tensors (as in the model file), both Adam states ({@code optim.rgb.m.<i>}, {@code optim.rgb.v.<i>}, …),
+ *       the float64 fusion logits and their Adam moments, and metadata {@code {"format": "crd4j-train-state",
+ *       "epoch": completed epochs, "lr_rgb", "lr_other", "seed", "model": <the model file's metadata>, …}};</li>
+ *   <li>{@code <out>}: the model file (stats null until training ends).</li>
+ * </ol>
+ * Because the training state is one file replaced by one rename, a run killed at any moment leaves either the previous
+ * or the new epoch's state, never a mixture, and the model file is always a complete earlier or current version.
+ * {@code resume} reads only the training state, so at most the epoch in progress is lost.
+ */
+public final class TrainingRun {
+    public static final String STATE_SUFFIX = ".train-state";
+    public static final String STATE_FORMAT = "crd4j-train-state";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /**
+     * @param teacher          torchvision wide_resnet50_2 .pth path, or {@code "random"}
+     * @param calibrateTeacher with a random teacher: estimate its batch-norm statistics on the training images first
+     */
+    public record Config(Path data, String category, String teacher, Preset preset, int epochs, int batch, double lr,
+                         long seed, FusionSemantics semantics, boolean calibrateTeacher, Path out, boolean resume) {
+        public Config {
+            if (epochs < 1) throw new IllegalArgumentException("--epochs must be >= 1");
+            if (batch < 2) throw new IllegalArgumentException("--batch must be >= 2 (batch norm in training mode needs more than one sample)");
+            if (!(lr > 0)) throw new IllegalArgumentException("--lr must be > 0");
+        }
+    }
+
+    /** Progress of a run: called on the training thread. */
+    public interface Listener {
+        /**
+         * Before the first epoch that runs; {@code samplesPerEpoch} counts the samples actually trained on,
+         * {@code otherModality} names the second branch ("depth" or "normals").
+         */
+        default void started(int startEpoch, int epochs, int samplesPerEpoch, String otherModality) {}
+
+        /** After every optimisation step of the current epoch. */
+        default void step(int epoch, int samplesDone, CrdTrainer.StepLosses losses) {}
+
+        /** After each epoch, once its checkpoint is written. */
+        default void epochDone(EpochReport report) {}
+
+        /** A message for the log (warnings, resume, statistics). */
+        default void log(String message) {}
+    }
+
+    /** Mean losses of one epoch (1-based {@code epoch}). */
+    public record EpochReport(int epoch, int epochs, double lr, double rgbLoss, double otherLoss, int samples,
+                              double seconds, double etaSeconds) {}
+
+    /** What a finished run produced. */
+    public record Result(CrdModel model, NormalizationStats stats, String teacherSource, int epochsTrained) {}
+
+    private TrainingRun() {}
+
+    public static Path statePath(Path out) {
+        return out.resolveSibling(out.getFileName() + STATE_SUFFIX);
+    }
+
+    public static Result run(Backend be, Config c, Listener listener) throws IOException {
+        MvtecDataset ds = MvtecDataset.open(c.data(), c.category());
+        List<MvtecDataset.Sample> train = ds.samples("train");
+        List<MvtecDataset.Sample> val = ds.samples("validation");
+        if (train.size() < 2) throw new WeightsFormatException(ds.categoryDir().resolve("train"), "need at least 2 training samples, found " + train.size());
+        if (val.isEmpty()) throw new WeightsFormatException(ds.categoryDir().resolve("validation"), "no validation samples (needed for the §8.2 statistics)");
+        Path statePath = statePath(c.out());
+
+        CrdModel model;
+        String teacherSource;
+        CrdTrainer trainer;
+        int startEpoch = 0;
+        long seed = c.seed();
+        if (c.resume()) {
+            if (!Files.isRegularFile(statePath)) throw new WeightsFormatException(statePath, "--resume: training-state file missing");
+            ModelFile.Contents st = ModelFile.read(statePath);
+            if (!STATE_FORMAT.equals(st.meta().path("format").asText())) {
+                throw new WeightsFormatException(statePath, "metadata 'format': expected " + STATE_FORMAT);
+            }
+            if (!(st.meta().get("model") instanceof ObjectNode modelMeta)) {
+                throw new WeightsFormatException(statePath, "metadata 'model': missing");
+            }
+            if (!c.category().equals(st.meta().path("category").asText(c.category()))) {
+                throw new WeightsFormatException(statePath, "metadata 'category': this state trains '"
+                        + st.meta().path("category").asText() + "', not '" + c.category() + "'");
+            }
+            seed = st.meta().path("seed").asLong(seed);
+            model = ModelFiles.fromContents(st.tensors(), modelMeta, statePath, new NnContext(be, DType.FLOAT32, seed)).model();
+            teacherSource = modelMeta.path("teacher").asText("?");
+            startEpoch = st.meta().path("epoch").asInt();
+            trainer = new CrdTrainer(be, model, c.lr());
+            try {
+                trainer.rgbOptimizer().importState(sub(st.tensors(), "optim.rgb."));
+                trainer.otherOptimizer().importState(sub(st.tensors(), "optim.other."));
+            } catch (IllegalArgumentException e) {
+                throw new WeightsFormatException(statePath, e.getMessage());
+            }
+            restoreLogits(st.tensors(), "optim.rgb.", model.rgbBranch().fusionWeights(), statePath);
+            restoreLogits(st.tensors(), "optim.other.", model.otherBranch().fusionWeights(), statePath);
+            trainer.rgbOptimizer().setLr(st.meta().path("lr_rgb").asDouble());
+            trainer.otherOptimizer().setLr(st.meta().path("lr_other").asDouble());
+            if (model.secondModality() != ds.modality()) {
+                throw new WeightsFormatException(statePath, "model's second modality is " + model.secondModality().key()
+                        + " but " + ds.categoryDir() + " has " + ds.modality().key());
+            }
+            listener.log(String.format(java.util.Locale.ROOT, "resuming %s after epoch %d (lr %.6g, seed %d)", statePath,
+                    startEpoch, trainer.rgbOptimizer().lr(), seed));
+        } else {
+            Preset p = c.preset();
+            model = new CrdModel(new NnContext(be, DType.FLOAT32, seed), p, ds.modality());
+            if (c.teacher().equals("random")) {
+                teacherSource = "random(seed=" + seed + ")";
+                listener.log("WARNING: teacher is RANDOM (seed " + seed + "), not ImageNet-pretrained;"
+                        + " the model shows the mechanics only, not the paper's accuracy");
+            } else {
+                Path tf = Path.of(c.teacher());
+                Map<String, HostTensor> sd = Checkpoints.readTeacher(tf);
+                int b = Checkpoints.teacherBase(sd, tf);
+                if (b != p.base()) {
+                    throw new WeightsFormatException(tf, "teacher stem width " + b + " does not match preset " + p.name() + " (base " + p.base() + ")");
+                }
+                Checkpoints.loadTeacher(model.teacher(), sd, tf);
+                teacherSource = tf.getFileName().toString();
+            }
+            model.setSemantics(c.semantics());
+            if (c.calibrateTeacher()) {
+                if (!c.teacher().equals("random")) throw new IllegalArgumentException("--calibrate-teacher: only with --teacher random");
+                calibrate(be, model, ds, train, p.size(), c.batch());
+                teacherSource += "+bn-calibrated";
+                listener.log("random teacher's batch-norm statistics estimated on " + train.size() + " training samples (both modalities)");
+            }
+            trainer = new CrdTrainer(be, model, c.lr());
+        }
+        int size = model.preset().size();
+        if (startEpoch >= c.epochs()) {
+            listener.log("already trained " + startEpoch + " epochs (>= --epochs " + c.epochs() + "); recomputing validation statistics");
+        }
+        if (train.size() % c.batch() == 1) {
+            listener.log("the last batch of each epoch would hold 1 sample; it is skipped (batch norm in training mode needs"
+                    + " more than one sample)");
+        }
+        listener.log(String.format(java.util.Locale.ROOT, "%s/%s: %d training and %d validation samples, preset %s (S=%d), second modality %s",
+                c.data(), c.category(), train.size(), val.size(), model.preset().name(), size, ds.modality().key()));
+
+        InputCache cache = new InputCache(ds, size, train.size());
+        int perEpoch = train.size() - (train.size() % c.batch() == 1 ? 1 : 0);
+        if (startEpoch < c.epochs()) listener.started(startEpoch, c.epochs(), perEpoch, ds.modality().key());
+        long t0 = System.nanoTime();
+        int done = 0;
+        for (int e = startEpoch; e < c.epochs(); e++) {
+            long te = System.nanoTime();
+            List<Integer> order = new ArrayList<>();
+            for (int i = 0; i < train.size(); i++) order.add(i);
+            Collections.shuffle(order, new Random(seed * 1000003L + e));
+            double rgbLoss = 0, otherLoss = 0, lr0 = trainer.rgbOptimizer().lr();
+            int steps = 0, seen = 0;
+            for (int i = 0; i < order.size(); i += c.batch()) {
+                List<Integer> b = order.subList(i, Math.min(order.size(), i + c.batch()));
+                if (b.size() < 2) continue;
+                List<HostTensor> xs = new ArrayList<>(), ys = new ArrayList<>();
+                for (int k : b) {
+                    MvtecDataset.Inputs in = cache.get(k, train.get(k));
+                    xs.add(in.rgb());
+                    ys.add(in.second());
+                }
+                CrdTrainer.StepLosses l;
+                try (Tensor x = be.fromHost(MvtecDataset.stack(xs)); Tensor y = be.fromHost(MvtecDataset.stack(ys))) {
+                    l = trainer.step(x, y);
+                }
+                rgbLoss += l.rgb().total();
+                otherLoss += l.other().total();
+                steps++;
+                seen += b.size();
+                listener.step(e + 1, seen, l);
+            }
+            trainer.endEpoch();
+            model.train(false);
+            saveCheckpoint(model, teacherSource, trainer, c, seed, statePath, e + 1);
+            done++;
+            double secs = (System.nanoTime() - te) / 1e9, total = (System.nanoTime() - t0) / 1e9;
+            listener.epochDone(new EpochReport(e + 1, c.epochs(), lr0, rgbLoss / Math.max(steps, 1), otherLoss / Math.max(steps, 1),
+                    seen, secs, total / done * (c.epochs() - e - 1)));
+        }
+
+        model.train(false);
+        NormalizationStats stats = validationStats(be, model, ds, val, size);
+        listener.log(String.format(java.util.Locale.ROOT, "validation statistics rgb mean %.6g std %.6g, %s mean %.6g std %.6g",
+                stats.rgbMean(), stats.rgbStd(), ds.modality().key(), stats.otherMean(), stats.otherStd()));
+        ModelFiles.save(model, c.out(), teacherSource, stats.toJson(model.secondModality().key()));
+        return new Result(model, stats, teacherSource, Math.max(startEpoch, c.epochs()));
+    }
+
+    public static String hms(double secs) {
+        long t = Math.round(secs);
+        return String.format(java.util.Locale.ROOT, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
+    }
+
+    private static void calibrate(Backend be, CrdModel model, MvtecDataset ds, List<MvtecDataset.Sample> train, int size, int batch)
+            throws IOException {
+        List<Tensor> batches = new ArrayList<>();
+        try {
+            for (int i = 0; i + 1 < train.size(); i += batch) {
+                List<HostTensor> xs = new ArrayList<>(), ys = new ArrayList<>();
+                for (MvtecDataset.Sample s : train.subList(i, Math.min(train.size(), i + batch))) {
+                    MvtecDataset.Inputs in = ds.load(s, size);
+                    xs.add(in.rgb());
+                    ys.add(in.second());
+                }
+                batches.add(be.fromHost(MvtecDataset.stack(xs)));
+                batches.add(be.fromHost(MvtecDataset.stack(ys)));
+            }
+            model.teacher().calibrateBatchNorm(be, batches);
+        } finally {
+            for (Tensor t : batches) t.close();
+        }
+    }
+
+    private static void saveCheckpoint(CrdModel model, String teacherSource, CrdTrainer trainer, Config c, long seed,
+                                       Path statePath, int epochsDone) throws IOException {
+        Map<String, HostTensor> t = new LinkedHashMap<>(ModelFiles.tensors(model));
+        trainer.rgbOptimizer().exportState().forEach((k, v) -> t.put("optim.rgb." + k, v));
+        trainer.otherOptimizer().exportState().forEach((k, v) -> t.put("optim.other." + k, v));
+        // the model tensors hold the fusion logits as float32 (reference dtype); training keeps them in float64
+        putLogits(t, "optim.rgb.", model.rgbBranch().fusionWeights());
+        putLogits(t, "optim.other.", model.otherBranch().fusionWeights());
+        ObjectNode meta = JSON.createObjectNode();
+        meta.put("format", STATE_FORMAT);
+        meta.put("epoch", epochsDone);
+        meta.put("lr_rgb", trainer.rgbOptimizer().lr());
+        meta.put("lr_other", trainer.otherOptimizer().lr());
+        meta.put("seed", seed);
+        meta.put("rng", "java.util.Random(seed*1000003+epoch) per epoch; next epoch " + epochsDone);
+        meta.put("batch", c.batch());
+        meta.put("category", c.category());
+        meta.set("model", ModelFiles.meta(model, teacherSource, null));
+        // the training state first: it alone is what --resume reads, so it must never lag behind the model file
+        ModelFile.write(statePath, t, meta);
+        ModelFiles.save(model, c.out(), teacherSource, null);
+    }
+
+    private static void putLogits(Map<String, HostTensor> t, String prefix, List<FusionWeights> ws) {
+        for (int j = 0; j < ws.size(); j++) t.put(prefix + "fusion_logits." + j, HostTensor.of(ws.get(j).logits(), 2));
+    }
+
+    private static void restoreLogits(Map<String, HostTensor> t, String prefix, List<FusionWeights> ws, Path file)
+            throws WeightsFormatException {
+        for (int j = 0; j < ws.size(); j++) {
+            HostTensor h = t.get(prefix + "fusion_logits." + j);
+            if (h == null || h.numel() != 2) throw new WeightsFormatException(file, "tensor '" + prefix + "fusion_logits." + j + "' missing");
+            ws.get(j).setLogits(h.getDouble(0), h.getDouble(1));
+        }
+    }
+
+    private static Map<String, HostTensor> sub(Map<String, HostTensor> all, String prefix) {
+        Map<String, HostTensor> out = new HashMap<>();
+        all.forEach((k, v) -> { if (k.startsWith(prefix)) out.put(k.substring(prefix.length()), v); });
+        return out;
+    }
+
+    /** §8.2: mean and population std (float64, two passes) over all pixels of all raw validation maps per branch. */
+    public static NormalizationStats validationStats(Backend be, CrdModel model, MvtecDataset ds, List<MvtecDataset.Sample> val, int s)
+            throws IOException {
+        int px = s * s;
+        double[] r = new double[val.size() * px], o = new double[val.size() * px];
+        for (int i = 0; i < val.size(); i++) {
+            MvtecDataset.Inputs in = ds.load(val.get(i), s);
+            Graph g = Graph.inference(be);
+            try (Tensor x = be.fromHost(in.rgb()); Tensor y = be.fromHost(in.second())) {
+                CrdModel.TeacherFeatures t = model.teacherForward(g, x, y);
+                CrdBranch.Output a = model.rgbForward(g, t), b = model.otherForward(g, t);
+                System.arraycopy(AnomalyMap.raw(be, a.fused(), t.rgb(), s).doubles(), 0, r, i * px, px);
+                System.arraycopy(AnomalyMap.raw(be, b.fused(), t.other(), s).doubles(), 0, o, i * px, px);
+            } finally {
+                g.release();
+            }
+        }
+        double[] mr = meanStd(r), mo = meanStd(o);
+        return new NormalizationStats(mr[0], mr[1], mo[0], mo[1]);
+    }
+
+    /** Mean and population standard deviation, two passes in float64. */
+    public static double[] meanStd(double[] v) {
+        double m = 0;
+        for (double x : v) m += x;
+        m /= v.length;
+        double var = 0;
+        for (double x : v) var += (x - m) * (x - m);
+        return new double[]{m, Math.sqrt(var / v.length)};
+    }
+
+    /** Keeps preprocessed training inputs in memory when they fit in 1 GiB; otherwise loads them per batch. */
+    private static final class InputCache {
+        private final MvtecDataset ds;
+        private final int size;
+        private final Map<Integer, MvtecDataset.Inputs> cache;
+
+        InputCache(MvtecDataset ds, int size, int n) {
+            this.ds = ds;
+            this.size = size;
+            long bytes = (long) n * 2 * 3 * size * size * 4;
+            this.cache = bytes <= (1L << 30) ? new HashMap<>() : null;
+        }
+
+        MvtecDataset.Inputs get(int i, MvtecDataset.Sample s) throws IOException {
+            if (cache == null) return ds.load(s, size);
+            MvtecDataset.Inputs in = cache.get(i);
+            if (in == null) {
+                in = ds.load(s, size);
+                cache.put(i, new MvtecDataset.Inputs(in.rgb(), in.second(), null));
+            }
+            return in;
+        }
+    }
+}
