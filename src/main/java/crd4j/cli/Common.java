@@ -17,6 +17,11 @@ final class Common {
             + "(faster on Ampere and newer; ~1e-3 relative error instead of float32's, spec §7). Default: off.")
     boolean tf32;
 
+    @Option(names = "--threads", defaultValue = "0",
+            description = "CPU backend: threads for ND4J's native ops and BLAS (default: ${DEFAULT-VALUE} = one per core;"
+                    + " 1 is faster for the tiny preset).")
+    int threads;
+
     static crd4j.tensor.DType parseDtype(String dtype) {
         return switch (dtype) {
             case "float32" -> crd4j.tensor.DType.FLOAT32;
@@ -89,7 +94,10 @@ final class Common {
             if (className.endsWith("CudaBackend")) {
                 return c.getMethod("open", boolean.class).invoke(null, tf32);
             }
-            return c.getConstructor().newInstance();
+            Object be = c.getConstructor().newInstance();
+            if (threads < 0) throw new IllegalArgumentException("--threads: expected >= 0, found " + threads);
+            if (threads > 0) c.getMethod("setThreads", int.class).invoke(null, threads);
+            return be;
         } catch (ClassNotFoundException | NoClassDefFoundError e) {
             throw new DeviceUnavailableException(context + ": " + missing);
         } catch (java.lang.reflect.InvocationTargetException e) {
