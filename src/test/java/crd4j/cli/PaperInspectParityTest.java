@@ -86,6 +86,16 @@ class PaperInspectParityTest {
      */
     @Test
     void float32DetectReproducesTheReferenceFusedMap(@TempDir Path tmp) throws Exception {
+        detect(tmp, "float32");
+    }
+
+    /** The same in float64 compute: the reference's fused map to 1e-6 (float32 storage of the weights is shared). */
+    @Test
+    void float64DetectReproducesTheReferenceFusedMap(@TempDir Path tmp) throws Exception {
+        detect(tmp, "float64");
+    }
+
+    private void detect(Path tmp, String dtype) throws Exception {
         double[] r = meanStd(Npy.read(ref.resolve("ref/rgb/map.npy")).toFloat64().doubles());
         double[] d = meanStd(Npy.read(ref.resolve("ref/depth/map.npy")).toFloat64().doubles());
         Path stats = tmp.resolve("stats.json");
@@ -96,14 +106,18 @@ class PaperInspectParityTest {
         Path torch32 = PyReference.generate("fuse-maps-paper-f32", "fuse-maps", "--rgb-map", ref.resolve("ref_f32/rgb/map.npy").toString(),
                 "--depth-map", ref.resolve("ref_f32/depth/map.npy").toString(), "--stats", stats.toString());
         Path out = tmp.resolve("detect");
-        assertEquals(0, CrdCli.run("detect", "--device", "cpu", "--teacher", ref.resolve("teacher.pth").toString(),
+        assertEquals(0, CrdCli.run("detect", "--device", "cpu", "--dtype", dtype, "--teacher", ref.resolve("teacher.pth").toString(),
                 "--checkpoint", ref.resolve("checkpoint.pth").toString(), "--stats", stats.toString(),
                 "--rgb", ref.resolve("rgb.npy").toString(), "--depth", ref.resolve("depth.npy").toString(), "--out", out.toString()));
         HostTensor want = Npy.read(exact.resolve("map.npy"));
         double torchErr = Parity.relL2(Npy.read(torch32.resolve("map.npy")), want);
         Parity.record("paper detect pytorch-f32-vs-exact fused smoothed map", torchErr, Double.NaN);
-        Parity.assertClose("paper detect crd4j-f32-vs-exact fused smoothed map", Npy.read(out.resolve("map.npy")), want,
-                Math.max(Parity.NETWORK, 2 * torchErr));
+        if (dtype.equals("float64")) {
+            Parity.assertClose("paper detect crd4j-f64-vs-exact fused smoothed map", Npy.read(out.resolve("map.npy")), want, 1e-6);
+        } else {
+            Parity.assertClose("paper detect crd4j-f32-vs-exact fused smoothed map", Npy.read(out.resolve("map.npy")), want,
+                    Math.max(Parity.NETWORK, 2 * torchErr));
+        }
     }
 
     private static double[] meanStd(double[] v) {
