@@ -53,7 +53,8 @@ final class TrainProgress implements TrainingRun.Listener, AutoCloseable {
                     .showSpeed()
                     .setSpeedUnit(ChronoUnit.SECONDS)
                     .setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK)
-                    .setConsumer(new ConsoleProgressBarConsumer(System.err))
+                    // without a terminal (forced 'bar') the library cannot measure the width; keep the message whole
+                    .setConsumer(new ConsoleProgressBarConsumer(System.err, System.console() == null ? 150 : -1))
                     .setUpdateIntervalMillis(250)
                     .setEtaFunction(state -> java.util.Optional.of(eta(state.getCurrent(), state.getMax(),
                             Duration.between(state.getStartInstant(), java.time.Instant.now()))))
@@ -73,7 +74,7 @@ final class TrainProgress implements TrainingRun.Listener, AutoCloseable {
         steps++;
         if (pb != null) {
             pb.stepTo((long) (epoch - 1 - startEpoch) * samplesPerEpoch + samplesDone);
-            pb.setExtraMessage(String.format(Locale.ROOT, "epoch %d  loss rgb %.4f %s %.4f", epoch, rgbSum / steps, otherKey, otherSum / steps));
+            pb.setExtraMessage(String.format(Locale.ROOT, "  epoch %d  loss rgb %.4f %s %.4f", epoch, rgbSum / steps, otherKey, otherSum / steps));
         }
     }
 
@@ -86,6 +87,13 @@ final class TrainProgress implements TrainingRun.Listener, AutoCloseable {
                 r.epoch(), r.epochs(), r.lr(), r.rgbLoss(), otherKey, r.otherLoss(), r.samples() / r.seconds(),
                 TrainingRun.hms(r.etaSeconds()));
         if (pb == null) System.err.println(line);
+        if (pb != null && r.epoch() == r.epochs()) {
+            // training is over: finish the bar before the validation statistics are logged
+            pb.stepTo(pb.getMax());
+            pb.close();
+            pb = null;
+            System.err.println(line);
+        }
     }
 
     @Override
