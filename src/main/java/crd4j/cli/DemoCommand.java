@@ -8,6 +8,7 @@ import crd4j.eval.MetricSet;
 import crd4j.io.AtomicFiles;
 import crd4j.model.FusionSemantics;
 import crd4j.model.Preset;
+import crd4j.report.CategoryTable;
 import crd4j.report.Evaluation;
 import crd4j.train.TrainingRun;
 import picocli.CommandLine.Command;
@@ -18,11 +19,10 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
@@ -104,7 +104,7 @@ final class DemoCommand implements Callable<Integer> {
         System.err.printf(Locale.ROOT, "crd demo: 1/3 synthetic data: %d samples of %s in %s (%.0f s)%n", s.samples(),
                 String.join(",", categories), data, secs(t0));
 
-        Map<String, Map<String, MetricSet>> results = new LinkedHashMap<>();
+        List<Evaluation.Summary> results = new ArrayList<>();
         for (String cat : categories) {
             Path model = out.resolve("models").resolve(cat + ".crd4j");
             Files.createDirectories(model.getParent());
@@ -116,16 +116,16 @@ final class DemoCommand implements Callable<Integer> {
                 TrainingRun.run(be, c, tp);
             }
             System.err.printf(Locale.ROOT, "crd demo: 3/3 evaluating %s (%.0f s so far)%n", cat, secs(t0));
-            results.put(cat, evaluate(be, data, cat, model, out.resolve("eval").resolve(cat)));
+            results.add(evaluate(be, data, cat, model, out.resolve("eval").resolve(cat)));
         }
         printSummary(results, secs(t0));
         return 0;
     }
 
-    private Map<String, MetricSet> evaluate(Backend be, Path data, String cat, Path model, Path dir) throws IOException {
+    private Evaluation.Summary evaluate(Backend be, Path data, String cat, Path model, Path dir) throws IOException {
         Evaluation ev = Evaluation.run(model, be, data, cat, line -> { });
         ev.writeTo(dir, Evaluation.Outputs.DEFAULT);
-        return ev.metrics();
+        return ev.summary();
     }
 
     /** Refuses a non-empty directory that is not an earlier demo's output; removes an earlier demo's output. */
@@ -148,7 +148,7 @@ final class DemoCommand implements Callable<Integer> {
         Files.writeString(out.resolve(MARKER), "output of crd demo; the next crd demo with this --out replaces this directory's contents\n");
     }
 
-    private void printSummary(Map<String, Map<String, MetricSet>> results, double seconds) throws IOException {
+    private void printSummary(List<Evaluation.Summary> results, double seconds) throws IOException {
         ObjectMapper json = new ObjectMapper();
         ObjectNode root = json.createObjectNode();
         root.put("preset", preset);
@@ -159,33 +159,22 @@ final class DemoCommand implements Callable<Integer> {
         System.out.println();
         System.out.printf(Locale.ROOT, "%-10s %-9s %8s %8s %8s %8s %11s%n", "category", "detector", "I-AUROC", "I-AP", "P-AUROC", "P-AP", "AU-PRO@0.3");
         boolean met = true;
-        for (var e : results.entrySet()) {
-            ObjectNode c = cats.putObject(e.getKey());
-            for (var d : e.getValue().entrySet()) {
-                MetricSet m = d.getValue();
-                c.putObject(d.getKey()).put("i_auroc", m.iAuroc()).put("i_ap", m.iAp()).put("p_auroc", m.pAuroc())
-                        .put("p_ap", m.pAp()).put("au_pro_0.3", m.auPro30()).put("au_pro_0.01", m.auPro01());
-                String label = d.getKey().equals("fused") ? "fused" : d.getKey() + " only";
-                System.out.printf(Locale.ROOT, "%-10s %-9s %8.3f %8.3f %8.3f %8.3f %11.3f%n", e.getKey(), label, m.iAuroc(), m.iAp(),
-                        m.pAuroc(), m.pAp(), m.auPro30());
+        for (Evaluation.Summary r : results) {
+            ObjectNode c = cats.putObject(r.category());
+            for (var d : r.metrics().entrySet()) {
+                Evaluation.metricsNode(c.putObject(d.getKey()), d.getValue());
+                printRow(r.category(), d.getKey(), d.getValue());
             }
-            double fused = e.getValue().get("fused").iAuroc();
+            double fused = r.metrics().get(Evaluation.FUSED).iAuroc();
             boolean ok = fused >= 0.95;
-            for (var d : e.getValue().entrySet()) ok &= fused >= d.getValue().iAuroc();
+            for (MetricSet m : r.metrics().values()) ok &= fused >= m.iAuroc();
             met &= ok;
         }
         if (results.size() > 1) {
             ObjectNode mean = root.putObject("mean");
-            for (String det : results.values().iterator().next().keySet()) {
-                double[] v = new double[5];
-                for (var r : results.values()) {
-                    MetricSet m = r.get(det);
-                    v[0] += m.iAuroc(); v[1] += m.iAp(); v[2] += m.pAuroc(); v[3] += m.pAp(); v[4] += m.auPro30();
-                }
-                for (int k = 0; k < v.length; k++) v[k] /= results.size();
-                mean.putObject(det).put("i_auroc", v[0]).put("i_ap", v[1]).put("p_auroc", v[2]).put("p_ap", v[3]).put("au_pro_0.3", v[4]);
-                String label = det.equals("fused") ? "fused" : det + " only";
-                System.out.printf(Locale.ROOT, "%-10s %-9s %8.3f %8.3f %8.3f %8.3f %11.3f%n", "mean", label, v[0], v[1], v[2], v[3], v[4]);
+            for (var d : new CategoryTable(results).mean().entrySet()) {
+                Evaluation.metricsNode(mean.putObject(d.getKey()), d.getValue());
+                printRow("mean", d.getKey(), d.getValue());
             }
         }
         root.put("target_met", met);
@@ -193,6 +182,12 @@ final class DemoCommand implements Callable<Integer> {
                 json.writerWithDefaultPrettyPrinter().writeValueAsString(root).getBytes(StandardCharsets.UTF_8));
         System.out.printf(Locale.ROOT, "%ntarget (fused I-AUROC >= 0.95 and >= each branch alone): %s%n", met ? "met" : "NOT met");
         System.out.printf(Locale.ROOT, "crd demo: done in %.1f min; reports: %s%n", seconds / 60, out.resolve("eval").resolve("<category>").resolve("report.html"));
+    }
+
+    private static void printRow(String category, String detector, MetricSet m) {
+        String label = detector.equals(Evaluation.FUSED) ? detector : detector + " only";
+        System.out.printf(Locale.ROOT, "%-10s %-9s %8.3f %8.3f %8.3f %8.3f %11.3f%n", category, label, m.iAuroc(), m.iAp(),
+                m.pAuroc(), m.pAp(), m.auPro30());
     }
 
     private static double secs(long t0) { return (System.nanoTime() - t0) / 1e9; }

@@ -96,8 +96,8 @@ class PaperInspectParityTest {
     }
 
     private void detect(Path tmp, String dtype) throws Exception {
-        double[] r = meanStd(Npy.read(ref.resolve("ref/rgb/map.npy")).toFloat64().doubles());
-        double[] d = meanStd(Npy.read(ref.resolve("ref/depth/map.npy")).toFloat64().doubles());
+        double[] r = crd4j.train.TrainingRun.meanStd(Npy.read(ref.resolve("ref/rgb/map.npy")).toFloat64().doubles());
+        double[] d = crd4j.train.TrainingRun.meanStd(Npy.read(ref.resolve("ref/depth/map.npy")).toFloat64().doubles());
         Path stats = tmp.resolve("stats.json");
         Files.writeString(stats, String.format(java.util.Locale.ROOT,
                 "{\"rgb\": {\"mean\": %.17g, \"std\": %.17g}, \"depth\": {\"mean\": %.17g, \"std\": %.17g}}", r[0], r[1], d[0], d[1]));
@@ -118,13 +118,5 @@ class PaperInspectParityTest {
             Parity.assertClose("paper detect crd4j-f32-vs-exact fused smoothed map", Npy.read(out.resolve("map.npy")), want,
                     Math.max(Parity.NETWORK, 2 * torchErr));
         }
-    }
-
-    private static double[] meanStd(double[] v) {
-        double m = 0, s = 0;
-        for (double x : v) m += x;
-        m /= v.length;
-        for (double x : v) s += (x - m) * (x - m);
-        return new double[]{m, Math.sqrt(s / v.length)};
     }
 }

@@ -544,13 +544,10 @@ public final class Nd4jBackend implements Backend {
             }
             return;
         }
-        m.addi(g.sub(m).muli(1 - beta1));
-        v.muli(beta2).addi(g.mul(g).muli(1 - beta2));
-        INDArray denom = Transforms.sqrt(v, true).divi(Math.sqrt(bc2)).addi(eps);
-        p.subi(m.div(denom).muli(lr / bc1));
+        adamStepOps(pt, gt, mt, vt, lr, beta1, beta2, eps, step);
     }
 
-    /** The op-by-op Adam step (the float32 fast path above must equal it bit for bit); for tests. */
+    /** The op-by-op Adam step: float64 and mixed dtypes, and the form the float32 pass above equals bit for bit. */
     void adamStepOps(Tensor pt, Tensor gt, Tensor mt, Tensor vt, double lr, double beta1, double beta2, double eps, long step) {
         INDArray p = arr(pt), g = arr(gt), m = arr(mt), v = arr(vt);
         m.addi(g.sub(m).muli(1 - beta1));
