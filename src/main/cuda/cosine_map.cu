@@ -9,7 +9,7 @@
 //   contracting the products into FMAs, so the GPU reproduces the CPU bits.
 // upsample_accumulate: the same interpolation of a [N,1,h,w] level map, added into a float64 [N,S,S] accumulator
 //   (levels are launched in order 64², 32², 16², as §8.1 requires).
-// normalise_fuse: (M_rgb − μ_rgb)/σ_rgb, (M_o − μ_o)/σ_o and their sum, float64, into [3,S,S] = {fused, rgb, other}.
+// normalise_accumulate: one branch's (M_b − μ_b)/σ_b into its own plane and into the fused sum (any number of branches).
 
 #define EPS 1e-8
 
@@ -89,14 +89,14 @@ __global__ void upsample_accumulate_f64(const double* in, int planes, int h, int
     acc[i] = __dadd_rn(acc[i], sample_f64(in + (long long) p * h * w, h, w, sh, sw, r / size, r % size));
 }
 
-// out[0] = fused, out[1] = rgb alone, out[2] = other alone (each n×S×S); the CPU Detector's expressions.
-__global__ void normalise_fuse(const double* rgb, const double* other, long long count, double muR, double sdR,
-                               double muO, double sdO, double* out) {
+// One branch of the fused map: alone[i] = (raw[i] − μ)/σ, and fused[i] = alone[i] (first branch) or
+// fused[i] + alone[i] (later branches). Launched once per branch in branch order, so the sum has the CPU's order.
+__global__ void normalise_accumulate(const double* raw, long long count, double mu, double sd, int first,
+                                     double* fused, double* alone) {
     long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= count) return;
-    double nr = __ddiv_rn(__dsub_rn(rgb[i], muR), sdR), no = __ddiv_rn(__dsub_rn(other[i], muO), sdO);
-    out[i] = __dadd_rn(nr, no);
-    out[count + i] = nr;
-    out[2 * count + i] = no;
+    double n = __ddiv_rn(__dsub_rn(raw[i], mu), sd);
+    alone[i] = n;
+    fused[i] = first ? n : __dadd_rn(fused[i], n);
 }
 }

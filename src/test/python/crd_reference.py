@@ -14,6 +14,9 @@ Commands:
   network     teacher.pth (+ teacher_legacy.pth with --legacy-teacher), checkpoint.pth, rgb.npy, depth.npy and the
               eval-mode reference activations under DIR/ref/ (teacher features, BP/IBP/raw/fused per level, modified
               OCBE output and the raw per-branch anomaly map for both branches).
+  few-modal   the network command's weights and inputs (batch 1), then for each missing modality and each
+              strategy (filter, amplifier, zero, drop) the estimated teacher features and both raw maps (spec 17.2)
+              under DIR/ref/missing_<modality>/<strategy>/ (float64) and DIR/ref_f32/... (float32).
   train-step  the same weight/input files, then K training iterations (spec section 7) on that batch; DIR/train/
               holds losses.json, grads_step1.pth (gradients after the first backward) and after.pth (state dicts
               after the last step).
@@ -611,6 +614,58 @@ def cmd_network(a):
     log("network done in %.2fs" % (time.time() - t_start))
 
 
+def write_few_modal(ref, a, teacher, rgb_b, depth_b, x_rgb, x_depth):
+    """spec 17.1-17.2: one modality missing. For each missing side M (present side P) and each strategy:
+    estimated_<M>_k = T^_M (filter: BP_M(T_P); amplifier: IBP_M(T_P); zero: 0), <P>/map = raw map of
+    branch_P(T_P, assist T^_M) against T_P, <M>/map = raw map of branch_M(T^_M, assist T_P) against T^_M
+    (not for zero: 1 - cos against an all-zero target is the constant 1 per level). drop: branch_P with its assist
+    signals (the Filter's P and the Amplifier's Q) set to zero, no M map."""
+    with torch.no_grad():
+        for m in (teacher, rgb_b, depth_b):
+            m.eval()
+        t = {"rgb": teacher.features(x_rgb), "depth": teacher.features(x_depth)}
+        br = {"rgb": rgb_b, "depth": depth_b}
+        for missing, present in (("depth", "rgb"), ("rgb", "depth")):
+            tp = t[present]
+            for strategy in ("filter", "amplifier", "zero", "drop"):
+                d = os.path.join(ref, "missing_" + missing, strategy)
+                if strategy == "drop":
+                    zeros = [torch.zeros_like(x) for x in tp]
+                    z = br[present].bn(tp, zeros)
+                    fused, _ = br[present].decoder(z, zeros)
+                    save_npy(os.path.join(d, present, "map.npy"), anomaly_map(fused, tp, a.size)[0])
+                    continue
+                if strategy == "filter":
+                    est = br[missing].projector_filter(tp)
+                elif strategy == "amplifier":
+                    est = br[missing].projector_amply(tp)
+                else:
+                    est = [torch.zeros_like(x) for x in tp]
+                for k in range(3):
+                    save_npy(os.path.join(d, "estimated_%s_%d.npy" % (missing, k + 1)), est[k])
+                fused_p = br[present].forward_all(tp, est)["fused"]
+                save_npy(os.path.join(d, present, "map.npy"), anomaly_map(fused_p, tp, a.size)[0])
+                if strategy != "zero":
+                    fused_m = br[missing].forward_all(est, tp)["fused"]
+                    save_npy(os.path.join(d, missing, "map.npy"), anomaly_map(fused_m, est, a.size)[0])
+
+
+def cmd_few_modal(a):
+    """The network command's weights and inputs (batch 1), then the few-modal outputs of spec 17.2 under ref/
+    (float64 evaluation of the float32 weights) and ref_f32/ (float32)."""
+    import copy
+    out = a.out
+    os.makedirs(out, exist_ok=True)
+    teacher, rgb_b, depth_b = build_all(a.base, a.size, a.seed)
+    x_rgb, x_depth = make_inputs(1, a.size, a.seed)
+    save_weights(out, teacher, rgb_b, depth_b, False)
+    save_npy(os.path.join(out, "rgb.npy"), x_rgb)
+    save_npy(os.path.join(out, "depth.npy"), x_depth)
+    write_few_modal(os.path.join(out, "ref"), a, copy.deepcopy(teacher).double(), copy.deepcopy(rgb_b).double(),
+                    copy.deepcopy(depth_b).double(), x_rgb.double(), x_depth.double())
+    write_few_modal(os.path.join(out, "ref_f32"), a, teacher, rgb_b, depth_b, x_rgb, x_depth)
+
+
 def cmd_train_step(a):
     out = a.out
     os.makedirs(out, exist_ok=True)
@@ -960,6 +1015,10 @@ def main(argv=None):
                    help="dtype of the reference forward (float64: float32 weights/inputs evaluated exactly; the float32 "
                         "forward then also goes to ref_f32/)")
     p.set_defaults(func=cmd_network)
+
+    p = sub.add_parser("few-modal", help="weights, inputs and the one-modality-missing outputs (spec 17.2)")
+    common(p)
+    p.set_defaults(func=cmd_few_modal)
 
     p = sub.add_parser("train-step", help="weights, inputs, then K training iterations (spec section 7)")
     common(p)

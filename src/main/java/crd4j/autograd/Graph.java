@@ -35,6 +35,11 @@ public final class Graph {
 
     public Var constant(Tensor t) { return new Var(t, false); }
 
+    /** A zero tensor of {@code x}'s dtype and shape, freed with this graph's activations. */
+    public Var zerosLike(Var x) {
+        return result(be.zeros(x.value().dtype(), x.shape()), false);
+    }
+
     /** The same value with no gradient flowing back (PyTorch's {@code detach()}). */
     public Var detach(Var x) { return new Var(x.value(), false); }
 

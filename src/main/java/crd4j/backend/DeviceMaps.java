@@ -15,10 +15,9 @@ public interface DeviceMaps {
     Tensor rawAnomalyMap(List<Tensor> fused, List<Tensor> teacher, int size);
 
     /**
-     * §8.3: (M_rgb − μ_rgb)/σ_rgb + (M_o − μ_o)/σ_o, and each normalised map alone, each smoothed by the separable
-     * filter {@code kernel} (2r+1 taps, scipy 'reflect' borders). Inputs [1, S, S] FLOAT64; returns [3, S, S]
-     * FLOAT64: {fused, rgb alone, other alone}.
+     * §8.3 for B ≥ 1 branch maps: each normalised, (M_b − μ_b)/σ_b, their sum in list order, and each normalised map
+     * alone, all smoothed by the separable filter {@code kernel} (2r+1 taps, scipy 'reflect' borders). Inputs
+     * [1, S, S] FLOAT64, one per branch; returns [1 + B, S, S] FLOAT64: {fused, branch 0 alone, branch 1 alone, …}.
      */
-    Tensor normalisedSmoothedMaps(Tensor rawRgb, Tensor rawOther, double muRgb, double sdRgb, double muOther,
-                                  double sdOther, double[] kernel);
+    Tensor normalisedSmoothedMaps(List<Tensor> raw, double[] mean, double[] std, double[] kernel);
 }

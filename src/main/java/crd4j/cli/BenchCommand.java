@@ -1,10 +1,11 @@
 package crd4j.cli;
 
-import crd4j.autograd.Graph;
 import crd4j.backend.Backend;
-import crd4j.backend.Tensor;
-import crd4j.model.AnomalyMap;
-import crd4j.model.CrdBranch;
+import crd4j.detect.BranchMode;
+import crd4j.detect.Detector;
+import crd4j.detect.MissingStrategy;
+import crd4j.detect.NormalizationStats;
+import crd4j.detect.Sample;
 import crd4j.model.CrdModel;
 import crd4j.model.Modality;
 import crd4j.model.Preset;
@@ -23,9 +24,10 @@ import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 
 /**
- * {@code crd bench}: wall-clock time of one whole CRD inference (two teacher passes, both branches, both raw maps)
- * on randomly initialised weights; the same pipeline as {@code crd_reference.py bench} so the two can be run side by
- * side (benchmarks/cpu_forward.sh). JMH benchmarks for the embedding API come with the Detector.
+ * {@code crd bench}: wall-clock time of one whole {@code Detector.score} (two teacher passes, both branches, both raw
+ * maps, normalisation, fusion, Gaussian σ=4) on randomly initialised weights. {@code crd_reference.py bench} times the
+ * same network without the last three (a few milliseconds on the host), so the two run side by side
+ * (benchmarks/cpu_forward.sh). JMH benchmarks of the embedding API: benchmarks/.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Time the eval-mode CRD inference (batch 1) on random weights; prints JSON.")
@@ -51,38 +53,43 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
+    @Option(names = "--missing", defaultValue = "none",
+            description = "none (default) | rgb | second: time scoring a part that lacks that modality (filter strategy).")
+    String missing;
+
     @Override
     public Integer call() {
         Preset p = Preset.byName(preset);
+        if (!List.of("none", "rgb", "second").contains(missing)) {
+            throw new IllegalArgumentException("--missing: expected none, rgb or second, found '" + missing + "'");
+        }
         Backend be = common.backend();
         CrdModel model = new CrdModel(new NnContext(be, DType.FLOAT32, 0), p, Modality.DEPTH);
-        model.train(false);
+        // random weights and statistics: the timing does not depend on the values
+        NormalizationStats.Builder sb = NormalizationStats.builder();
+        for (String b : model.branchKeys()) for (BranchMode m : BranchMode.values()) sb.put(b, m, new NormalizationStats.MeanStd(1.5, 0.1));
         SplittableRandom r = new SplittableRandom(1);
         float[] a = new float[3 * p.size() * p.size()], b = new float[a.length];
         for (int i = 0; i < a.length; i++) {
             a[i] = (float) (r.nextDouble() * 4 - 2);
             b[i] = (float) (r.nextDouble() * 4 - 2);
         }
+        HostTensor x = HostTensor.of(a, 1, 3, p.size(), p.size()), y = HostTensor.of(b, 1, 3, p.size(), p.size());
+        Sample sample = Sample.of(missing.equals("rgb") ? null : x, missing.equals("second") ? null : y);
         List<Double> times = new ArrayList<>();
-        for (int i = 0; i < warmup + runs; i++) {
-            long t0 = System.nanoTime();
-            Tensor x = be.fromHost(HostTensor.of(a, 1, 3, p.size(), p.size()));
-            Tensor y = be.fromHost(HostTensor.of(b, 1, 3, p.size(), p.size()));
-            Graph g = Graph.inference(be);
-            CrdModel.TeacherFeatures t = model.teacherForward(g, x, y);
-            CrdBranch.Output o1 = model.rgbForward(g, t), o2 = model.otherForward(g, t);
-            AnomalyMap.raw(be, o1.fused(), t.rgb(), p.size());
-            AnomalyMap.raw(be, o2.fused(), t.other(), p.size());
-            g.release();
-            x.close();
-            y.close();
-            if (i >= warmup) times.add((System.nanoTime() - t0) / 1e9);
-            if (common.verbose) System.err.printf(Locale.ROOT, "run %d: %.3f s, rss %s%n", i, (System.nanoTime() - t0) / 1e9, rss());
+        try (Detector det = new Detector(be, model, sb.build())) {
+            for (int i = 0; i < warmup + runs; i++) {
+                long t0 = System.nanoTime();
+                det.score(sample, MissingStrategy.FILTER);
+                if (i >= warmup) times.add((System.nanoTime() - t0) / 1e9);
+                if (common.verbose) System.err.printf(Locale.ROOT, "run %d: %.3f s, rss %s%n", i, (System.nanoTime() - t0) / 1e9, rss());
+            }
         }
         Collections.sort(times);
-        System.out.printf(Locale.ROOT, "{\"what\": \"crd4j %s float32 CRD inference (2 teachers + 2 branches + 2 raw maps)\", "
-                        + "\"preset\": \"%s\", \"threads\": %d, \"runs_s\": %s, \"median_s\": %.4f}%n",
-                be.name(), p.name(), Runtime.getRuntime().availableProcessors(), times, times.get(times.size() / 2));
+        System.out.printf(Locale.ROOT, "{\"what\": \"crd4j %s float32 CRD scoring, Detector.score (teachers + branches + maps +"
+                        + " normalisation + fusion + Gaussian)%s\", \"preset\": \"%s\", \"threads\": %d, \"runs_s\": %s, \"median_s\": %.4f}%n",
+                be.name(), missing.equals("none") ? "" : ", without " + missing + " (filter)", p.name(),
+                Runtime.getRuntime().availableProcessors(), times, times.get(times.size() / 2));
         return 0;
     }
 }

@@ -3,12 +3,17 @@ package crd4j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import crd4j.backend.Backend;
+import crd4j.detect.AnomalyScoring;
+import crd4j.detect.BranchMode;
 import crd4j.detect.Detector;
+import crd4j.detect.MissingStrategy;
+import crd4j.detect.Sample;
 import crd4j.detect.NormalizationStats;
 import crd4j.io.AtomicFiles;
 import crd4j.io.Npy;
 import crd4j.model.Checkpoints;
 import crd4j.model.CrdModel;
+import crd4j.model.Modality;
 import crd4j.model.ModelFiles;
 import crd4j.nn.NnContext;
 import crd4j.tensor.DType;
@@ -30,7 +35,9 @@ import java.util.concurrent.Callable;
 /** {@code crd detect}: the fused, normalised, smoothed anomaly map and scores of one sample (§8.3). */
 @Command(name = "detect", mixinStandardHelpOptions = true,
         description = {"Score one sample: writes DIR/map.npy (fused normalised Gaussian-smoothed map, float64 SxS),",
-                "DIR/score.json ({\"score\", \"rgb\", \"<modality>\"}) and DIR/heatmap.png (the map over the RGB image)."})
+                "DIR/score.json ({\"score\", one score per contributing branch, \"modes\", \"missing\"}) and DIR/heatmap.png",
+                "(the map over the RGB image). Either modality may be left out; the model then stands in for it",
+                "(--missing-strategy). Raw files are preprocessed at the model's input side."})
 final class DetectCommand implements Callable<Integer> {
     @Mixin
     Common common;
@@ -56,53 +63,73 @@ final class DetectCommand implements Callable<Integer> {
     @Option(names = "--dtype", defaultValue = "float32", description = "float32 (default) or float64 compute.")
     String dtype;
 
+    @Option(names = "--missing-strategy", defaultValue = "filter",
+            description = "When one modality is not given: how the model stands in for it. filter (default: the missing branch's"
+                    + " Crossmodal Filter estimates its teacher features from the present ones), amplifier (the same with the"
+                    + " Crossmodal Amplifier), mapping (the mapping network of crd train --mapping), zero (zero-filled teacher"
+                    + " features), drop (the present branch alone, without crossmodal assist).")
+    String missingStrategy;
+
     @Override
     public Integer call() throws Exception {
         DType dt = Common.parseDtype(dtype);
+        MissingStrategy strategy = MissingStrategy.parse(missingStrategy);
         if ((modelFile == null) == (teacher == null || checkpoint == null)) {
             throw new IllegalArgumentException("give either --model, or --teacher with --checkpoint and --stats");
         }
-        SampleInputs.Loaded in = inputs.load();
-        HostTensor x = in.rgb(), y = in.other();
         Backend be = common.backend();
         NnContext ctx = new NnContext(be, dt, 0);
         CrdModel model;
         NormalizationStats stats = null;
+        String modelName;
         if (modelFile != null) {
             ModelFiles.Loaded l = ModelFiles.load(modelFile, ctx);
             model = l.model();
+            modelName = modelFile.toString();
             var node = l.meta().get("stats");
             if (statsFile == null && node != null && !node.isNull()) {
                 stats = NormalizationStats.fromJson(node, model.secondModality().key(), modelFile);
             }
         } else {
             Map<String, HostTensor> sd = Checkpoints.readTeacher(teacher);
-            int size = (int) x.dim(2);
-            model = new CrdModel(ctx, InspectCommand.presetFor(Checkpoints.teacherBase(sd, teacher), size),
-                    in.second());
+            model = new CrdModel(ctx, InspectCommand.presetFor(Checkpoints.teacherBase(sd, teacher), inputs.sizeOfGivenTensors()),
+                    inputs.normals != null ? Modality.NORMALS : Modality.DEPTH);
             Checkpoints.loadTeacher(model.teacher(), sd, teacher);
             Checkpoints.loadReference(model, checkpoint);
+            modelName = checkpoint.toString();
         }
+        int s = model.preset().size();
+        SampleInputs.Loaded in = inputs.load(s, true);
+        SampleInputs.checkAgainst(in, s, model.secondModality(), modelName);
         String key = model.secondModality().key();
         if (statsFile != null) stats = NormalizationStats.read(statsFile, key);
         if (stats == null) throw new IllegalArgumentException("no normalisation statistics: give --stats S.json");
-        int s = model.preset().size();
-        if (x.dim(2) != s || y.dim(2) != s) {
-            throw new IllegalArgumentException(in.rgbFile() + ": expected input [1,3," + s + "," + s + "] for this model");
-        }
-        Detector.Result r = new Detector(be, model, stats).score(x, y);
+        Detector.Result r = new Detector(be, model, stats, statsFile != null ? statsFile.toString() : modelName)
+                .score(Sample.of(in.rgb(), in.other()), strategy);
 
         ObjectMapper json = new ObjectMapper();
         ObjectNode score = json.createObjectNode();
-        score.put("score", r.score()).put("rgb", r.rgbScore()).put(key, r.otherScore());
-        byte[] png = heatmap(x, r.map(), s);
+        score.put("score", r.score());
+        for (AnomalyScoring.BranchScore b : r.branches()) score.put(b.branch(), b.score());
+        ObjectNode modes = score.putObject("modes");
+        for (AnomalyScoring.BranchScore b : r.branches()) modes.put(b.branch(), b.mode().key());
+        if (in.complete()) score.putNull("missing");
+        else score.put("missing", in.rgb() == null ? "rgb" : key);
+        if (!in.complete()) score.put("strategy", strategy.key());
+        byte[] png = heatmap(in.rgb() != null ? in.rgb() : in.other(), r.map(), s);
         byte[] scoreJson = json.writerWithDefaultPrettyPrinter().writeValueAsString(score).getBytes(StandardCharsets.UTF_8);
         Map<String, OutputDirectory.FileWriter> files = new LinkedHashMap<>();
         files.put("map.npy", f -> Npy.write(f, HostTensor.of(r.map(), s, s)));
         files.put("score.json", f -> AtomicFiles.write(f, scoreJson));
         files.put("heatmap.png", f -> AtomicFiles.write(f, png));
         OutputDirectory.write(out, files);
-        System.out.printf(Locale.ROOT, "score %.4f (rgb %.4f, %s %.4f) -> %s%n", r.score(), r.rgbScore(), key, r.otherScore(), out);
+        StringBuilder parts = new StringBuilder();
+        for (AnomalyScoring.BranchScore b : r.branches()) {
+            parts.append(parts.length() == 0 ? "" : ", ").append(b.branch())
+                    .append(b.mode() == BranchMode.REAL ? "" : " (" + b.mode().key() + ")").append(String.format(Locale.ROOT, " %.4f", b.score()));
+        }
+        System.out.printf(Locale.ROOT, "score %.4f (%s)%s -> %s%n", r.score(), parts,
+                in.complete() ? "" : " without " + (in.rgb() == null ? "rgb" : key) + ", strategy " + strategy.key(), out);
         return 0;
     }
 

@@ -1,11 +1,14 @@
 package crd4j.cli;
 
 import crd4j.backend.Backend;
+import crd4j.backend.Tensor;
+import crd4j.detect.Inspection;
+import crd4j.detect.MissingStrategy;
 import crd4j.data.ImageInputs;
 import crd4j.io.Npy;
 import crd4j.model.Checkpoints;
 import crd4j.model.CrdModel;
-import crd4j.model.Inspection;
+import crd4j.model.Modality;
 import crd4j.model.ModelFiles;
 import crd4j.model.Preset;
 import crd4j.nn.NnContext;
@@ -29,7 +32,8 @@ import java.util.concurrent.Callable;
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = {"Write the network's intermediate outputs as float32 .npy files for parity checks.",
                 "Inputs are preprocessed tensors [1,3,S,S] (S = 256 for the paper preset), or raw files",
-                "(--rgb-image with --xyz or --normals, optionally --gt) preprocessed as in spec section 2;",
+                "(--rgb-image with --xyz or --normals, optionally --gt) preprocessed as the reference does, at the",
+                "model's input side. Either modality may be left out: see --missing-strategy.",
                 "without --teacher/--checkpoint only the network inputs (and gt.npy) are written.",
                 "Writes DIR/input_rgb.npy, DIR/input_depth.npy, DIR/teacher_{rgb,depth}_{1,2,3}.npy and, with",
                 "--checkpoint, DIR/<branch>/{bp,ibp,raw,fused}_{1,2,3}.npy, ocbe.npy and map.npy per branch."})
@@ -56,33 +60,58 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = "--dtype", defaultValue = "float32", description = "float32 (default) or float64 compute.")
     String dtype;
 
+    @Option(names = "--missing-strategy", defaultValue = "filter",
+            description = "When one modality is not given: how the model stands in for it (filter, amplifier, mapping, zero, drop;"
+                    + " see crd detect --help). Writes DIR/estimated_<modality>_{1,2,3}.npy, the estimated teacher features.")
+    String missingStrategy;
+
     @Override
     public Integer call() throws Exception {
         DType dt = Common.parseDtype(dtype);
-        // all inputs are read and checked before any weights are loaded or anything is written
-        SampleInputs.Loaded in = inputs.load();
-        HostTensor gtMap = gt == null ? null : ImageInputs.groundTruth(gt);
-        HostTensor x = in.rgb(), y = in.other();
-        int size = (int) x.dim(2);
+        MissingStrategy strategy = MissingStrategy.parse(missingStrategy);
         Map<String, HostTensor> result;
+        SampleInputs.Loaded in;
         if (teacher == null && checkpoint == null) {
             // preprocessing only: the network inputs (and GT) are the output
+            in = inputs.load(inputs.sizeOfGivenTensors(), true);
             result = new LinkedHashMap<>();
-            result.put("input_rgb", x);
-            result.put("input_" + in.second().key(), y);
+            if (in.rgb() != null) result.put("input_rgb", in.rgb());
+            if (in.other() != null) result.put("input_" + (in.secondKind() == null ? "depth" : in.secondKind().key()), in.other());
         } else {
             Backend be = common.backend();
-            CrdModel model = loadModel(new NnContext(be, dt, 0), in, size);
+            NnContext ctx = new NnContext(be, dt, 0);
+            CrdModel model;
+            String modelName;
+            if (checkpoint != null && ModelFiles.looksLikeModelFile(checkpoint)) {
+                // raw files are preprocessed at the model's side, so the model comes first
+                model = ModelFiles.load(checkpoint, ctx).model();
+                if (teacher != null) Checkpoints.loadTeacher(model.teacher(), Checkpoints.readTeacher(teacher), teacher);
+                modelName = checkpoint.toString();
+            } else {
+                if (teacher == null) throw new IllegalArgumentException("--teacher is required unless --checkpoint is a crd4j model file");
+                Map<String, HostTensor> sd = Checkpoints.readTeacher(teacher);
+                model = new CrdModel(ctx, presetFor(Checkpoints.teacherBase(sd, teacher), inputs.sizeOfGivenTensors()),
+                        inputs.normals != null ? Modality.NORMALS : Modality.DEPTH);
+                Checkpoints.loadTeacher(model.teacher(), sd, teacher);
+                if (checkpoint != null) Checkpoints.loadReference(model, checkpoint);
+                modelName = checkpoint != null ? checkpoint.toString() : teacher.toString();
+            }
+            int size = model.preset().size();
+            in = inputs.load(size, true);
+            SampleInputs.checkAgainst(in, size, model.secondModality(), modelName);
+            HostTensor x = in.rgb(), y = in.other();
             if (dt == DType.FLOAT64) {
-                x = x.toFloat64();
-                y = y.toFloat64();
+                x = x == null ? null : x.toFloat64();
+                y = y == null ? null : y.toFloat64();
             }
             long t0 = System.nanoTime();
-            result = Inspection.run(be, model, be.fromHost(x), be.fromHost(y), checkpoint != null);
+            try (Tensor xt = x == null ? null : be.fromHost(x); Tensor yt = y == null ? null : be.fromHost(y)) {
+                result = Inspection.run(be, model, xt, yt, checkpoint != null, strategy);
+            }
             System.err.printf("crd inspect: preset %s (b=%d, S=%d), forward %.2f s%n", model.preset().name(),
                     model.preset().base(), size, (System.nanoTime() - t0) / 1e9);
         }
-        if (gtMap != null) result.put("gt", gtMap);
+        if (gt != null) result.put("gt", ImageInputs.groundTruth(gt, (int) (in.rgb() != null ? in.rgb() : in.other()).dim(2)));
         Map<String, OutputDirectory.FileWriter> files = new LinkedHashMap<>();
         for (Map.Entry<String, HostTensor> e : result.entrySet()) {
             HostTensor t = e.getValue().toFloat32();
@@ -91,24 +120,6 @@ final class InspectCommand implements Callable<Integer> {
         OutputDirectory.write(out, files);
         System.out.println("wrote " + result.size() + " arrays to " + out);
         return 0;
-    }
-
-    private CrdModel loadModel(NnContext ctx, SampleInputs.Loaded in, int size) throws IOException {
-        if (checkpoint != null && ModelFiles.looksLikeModelFile(checkpoint)) {
-            CrdModel model = ModelFiles.load(checkpoint, ctx).model();
-            if (model.preset().size() != size) {
-                throw new IllegalArgumentException(in.rgbFile() + ": expected input [1,3," + model.preset().size() + ","
-                        + model.preset().size() + "] for " + checkpoint + ", found " + Arrays.toString(in.rgb().shape()));
-            }
-            if (teacher != null) Checkpoints.loadTeacher(model.teacher(), Checkpoints.readTeacher(teacher), teacher);
-            return model;
-        }
-        if (teacher == null) throw new IllegalArgumentException("--teacher is required unless --checkpoint is a crd4j model file");
-        Map<String, HostTensor> sd = Checkpoints.readTeacher(teacher);
-        CrdModel model = new CrdModel(ctx, presetFor(Checkpoints.teacherBase(sd, teacher), size), in.second());
-        Checkpoints.loadTeacher(model.teacher(), sd, teacher);
-        if (checkpoint != null) Checkpoints.loadReference(model, checkpoint);
-        return model;
     }
 
     static Preset presetFor(int base, int size) {

@@ -10,42 +10,88 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
 
-/** The input options shared by {@code inspect} and {@code detect}: preprocessed tensors or raw files (spec §2). */
+/**
+ * The input options shared by {@code inspect} and {@code detect}: preprocessed tensors or raw files, preprocessed at
+ * the model's input side. Either modality may be left out (few-modal scoring), not both.
+ */
 final class SampleInputs {
     @Option(names = "--rgb", description = "Preprocessed RGB input .npy, float32 [1,3,S,S].")
     Path rgb;
 
-    @Option(names = "--depth", description = "Preprocessed depth input .npy, float32 [1,3,S,S].")
+    @Option(names = "--depth", description = "Preprocessed second-modality input .npy (depth or normals), float32 [1,3,S,S].")
     Path depth;
 
-    @Option(names = "--rgb-image", description = "Raw RGB image (PNG), preprocessed as spec §2.2 to [1,3,256,256].")
+    @Option(names = "--rgb-image", description = "Raw RGB image (PNG), resized to the model's input side S and ImageNet-normalised.")
     Path rgbImage;
 
-    @Option(names = "--xyz", description = "Raw organized point cloud (float32 xyz TIFF, MVTec 3D-AD), preprocessed to the depth input (§2.3).")
+    @Option(names = "--xyz", description = "Raw organized point cloud (float32 xyz TIFF, MVTec 3D-AD), turned into the depth input at side S.")
     Path xyz;
 
-    @Option(names = "--normals", description = "Raw surface-normals image (PNG, Eyecandies §14), preprocessed like RGB.")
+    @Option(names = "--normals", description = "Raw surface-normals image (PNG, Eyecandies), preprocessed like RGB at side S.")
     Path normals;
 
-    /** Both network inputs, read and checked; {@code second} tells which modality the second one is. */
-    record Loaded(HostTensor rgb, HostTensor other, Modality second, Path rgbFile) {}
+    /**
+     * The network inputs, read and checked; either may be null (missing modality). {@code secondKind} is the kind of
+     * the second input's raw file (null for a preprocessed .npy, whose kind the file does not say).
+     */
+    record Loaded(HostTensor rgb, HostTensor other, Modality secondKind, Path rgbFile, Path otherFile) {
+        boolean complete() { return rgb != null && other != null; }
 
-    Loaded load() throws IOException {
-        if ((rgb == null) == (rgbImage == null)) {
-            throw new IllegalArgumentException("give exactly one of --rgb (preprocessed .npy) or --rgb-image (raw PNG)");
+        /** The input file named first, for messages. */
+        Path anyFile() { return rgbFile != null ? rgbFile : otherFile; }
+    }
+
+    /** Whether raw files were given (they are preprocessed at the model's side, so the model must be known first). */
+    boolean raw() { return rgbImage != null || xyz != null || normals != null; }
+
+    /**
+     * Reads the inputs; raw files are preprocessed at side {@code size}. With {@code allowMissing} either modality may
+     * be absent (not both).
+     */
+    Loaded load(int size, boolean allowMissing) throws IOException {
+        if (rgb != null && rgbImage != null) throw new IllegalArgumentException("give at most one of --rgb (preprocessed .npy) or --rgb-image (raw PNG)");
+        int seconds = (depth == null ? 0 : 1) + (xyz == null ? 0 : 1) + (normals == null ? 0 : 1);
+        if (seconds > 1) throw new IllegalArgumentException("give at most one of --depth (preprocessed .npy), --xyz (raw TIFF) or --normals (raw PNG)");
+        boolean hasRgb = rgb != null || rgbImage != null, hasSecond = seconds == 1;
+        if (!hasRgb && !hasSecond) {
+            throw new IllegalArgumentException("no input: give --rgb or --rgb-image, and/or --depth, --xyz or --normals");
         }
-        if ((depth == null ? 0 : 1) + (xyz == null ? 0 : 1) + (normals == null ? 0 : 1) != 1) {
-            throw new IllegalArgumentException("give exactly one of --depth (preprocessed .npy), --xyz (raw TIFF) or --normals (raw PNG)");
+        if (!allowMissing && !(hasRgb && hasSecond)) {
+            throw new IllegalArgumentException(hasRgb ? "give the second modality too: --depth (preprocessed .npy), --xyz (raw TIFF) or --normals (raw PNG)"
+                    : "give the RGB input too: --rgb (preprocessed .npy) or --rgb-image (raw PNG)");
         }
-        HostTensor x = rgb != null ? readInput(rgb) : ImageInputs.rgbInput(rgbImage);
+        HostTensor x = rgb != null ? readInput(rgb) : rgbImage != null ? ImageInputs.rgbInput(rgbImage, size) : null;
         HostTensor y = depth != null ? readInput(depth)
-                : xyz != null ? DepthPreprocessing.depthInput(xyz) : ImageInputs.normalsInput(normals);
+                : xyz != null ? DepthPreprocessing.depthInput(xyz, size) : normals != null ? ImageInputs.normalsInput(normals, size) : null;
         Path xFile = rgb != null ? rgb : rgbImage, yFile = depth != null ? depth : xyz != null ? xyz : normals;
-        if (!Arrays.equals(x.shape(), y.shape())) {
+        if (x != null && y != null && !Arrays.equals(x.shape(), y.shape())) {
             throw new IllegalArgumentException(yFile + ": shape " + Arrays.toString(y.shape()) + " differs from "
                     + xFile + " " + Arrays.toString(x.shape()));
         }
-        return new Loaded(x, y, normals != null ? Modality.NORMALS : Modality.DEPTH, xFile);
+        Modality kind = xyz != null ? Modality.DEPTH : normals != null ? Modality.NORMALS : null;
+        return new Loaded(x, y, kind, xFile, yFile);
+    }
+
+    /** The preset side of preprocessed inputs (for a model built from a teacher .pth), or 256 for raw files alone. */
+    int sizeOfGivenTensors() throws IOException {
+        Path f = rgb != null ? rgb : depth;
+        return f == null ? ImageInputs.SIZE : (int) readInput(f).dim(2);
+    }
+
+    /**
+     * Checks loaded inputs against a model: the side S and, for raw files, the kind of second modality.
+     */
+    static void checkAgainst(Loaded in, int size, Modality second, String modelName) {
+        for (HostTensor t : new HostTensor[]{in.rgb(), in.other()}) {
+            if (t != null && t.dim(2) != size) {
+                throw new IllegalArgumentException((t == in.rgb() ? in.rgbFile() : in.otherFile()) + ": expected input [1,3," + size + ","
+                        + size + "] for " + modelName + ", found " + Arrays.toString(t.shape()));
+            }
+        }
+        if (in.secondKind() != null && in.secondKind() != second) {
+            throw new IllegalArgumentException(in.otherFile() + ": a " + in.secondKind().key() + " input, but " + modelName
+                    + "'s second modality is " + second.key() + " (give " + (second == Modality.DEPTH ? "--xyz" : "--normals") + ")");
+        }
     }
 
     static HostTensor readInput(Path f) throws IOException {

@@ -5,24 +5,29 @@ import crd4j.backend.Backend;
 import crd4j.backend.DeviceMaps;
 import crd4j.backend.GraphCapture;
 import crd4j.backend.Tensor;
-import crd4j.eval.GaussianFilter;
-import crd4j.model.AnomalyMap;
-import crd4j.model.CrdBranch;
 import crd4j.model.CrdModel;
+import crd4j.tensor.DType;
 import crd4j.tensor.HostTensor;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
- * The embedding surface: a loaded CRD model plus its normalisation statistics, scoring one sample at a time (§8.3).
+ * The embedding surface: a loaded CRD model plus its normalisation statistics, scoring one part at a time (§8.3).
  * Create it once, call {@link #score} many times. Calls are serialised (the backends are single-stream), so one
  * instance may be shared by several threads; activations are freed after each call.
  *
+ * <p>A part may arrive without one of its modalities ({@link Sample}); the model then stands in for it as the
+ * {@link MissingStrategy} says (few-modal inference, §17), and the {@link Result} lists which branches contributed
+ * and from what.
+ *
  * <pre>{@code
  * try (Detector d = Detector.load(Path.of("bagel.crd4j"), new Nd4jBackend())) {
- *     Detector.Result r = d.score(rgbInput, depthInput);   // [1,3,256,256] each, preprocessed (crd4j.data)
- *     if (r.score() > threshold) reject();
+ *     Detector.Result r = d.score(rgbInput, depthInput);   // [1,3,S,S] each, preprocessed (crd4j.data)
+ *     Detector.Result r2 = d.score(Sample.rgbOnly(rgbInput), MissingStrategy.FILTER);
  * }
  * }</pre>
  */
@@ -30,17 +35,24 @@ public final class Detector implements AutoCloseable {
     private final Backend be;
     private final CrdModel model;
     private final NormalizationStats stats;
+    private final String source;
 
     public Detector(Backend be, CrdModel model, NormalizationStats stats) {
+        this(be, model, stats, null);
+    }
+
+    /** {@code source} names the statistics' origin (a model file) in errors; may be null. */
+    public Detector(Backend be, CrdModel model, NormalizationStats stats, String source) {
         this.be = be;
         this.model = model;
         this.stats = stats;
+        this.source = source;
         model.train(false);
     }
 
     /** Loads a crd4j model file that holds validation statistics. */
     public static Detector load(java.nio.file.Path modelFile, Backend be) throws java.io.IOException {
-        return of(crd4j.model.ModelFiles.load(modelFile, new crd4j.nn.NnContext(be, crd4j.tensor.DType.FLOAT32, 0)), modelFile, be);
+        return of(crd4j.model.ModelFiles.load(modelFile, new crd4j.nn.NnContext(be, DType.FLOAT32, 0)), modelFile, be);
     }
 
     /** A detector from a model file already loaded (its metadata, e.g. the teacher source, stays with the caller). */
@@ -49,7 +61,8 @@ public final class Detector implements AutoCloseable {
         if (statsNode == null || statsNode.isNull()) {
             throw new crd4j.io.WeightsFormatException(modelFile, "metadata 'stats': missing (train with validation, or give --stats)");
         }
-        return new Detector(be, l.model(), NormalizationStats.fromJson(statsNode, l.model().secondModality().key(), modelFile));
+        return new Detector(be, l.model(), NormalizationStats.fromJson(statsNode, l.model().secondModality().key(), modelFile),
+                modelFile.toString());
     }
 
     public CrdModel model() { return model; }
@@ -57,116 +70,128 @@ public final class Detector implements AutoCloseable {
     public NormalizationStats stats() { return stats; }
 
     /**
-     * @param score      max of the fused map (the image anomaly score)
-     * @param rgbScore   max of the smoothed normalised RGB map alone
-     * @param otherScore max of the smoothed normalised second-modality map alone
-     * @param map        the fused, normalised, Gaussian-smoothed map, row-major S×S
-     * @param rgbMap     the smoothed normalised RGB map alone (§8.3 item 4), row-major S×S
-     * @param otherMap   the smoothed normalised second-modality map alone, row-major S×S
+     * @param score    max of the fused map (the image anomaly score)
+     * @param map      the fused, normalised, Gaussian-smoothed map, row-major S×S
+     * @param branches every branch that contributed to {@code map}, in branch order (RGB first): its name, its mode
+     *                 (real, or what stood in for a missing modality), its smoothed normalised map and that map's max
+     * @param strategy how a missing modality was stood in for (irrelevant when the sample was complete)
      */
-    public record Result(double score, double rgbScore, double otherScore, double[] map, int size,
-                         double[] rgbMap, double[] otherMap) {}
+    public record Result(double score, double[] map, int size, List<AnomalyScoring.BranchScore> branches, MissingStrategy strategy) {
+        /** The contribution of the branch named {@code key} ("rgb", "depth", "normals"), or null when it did not contribute. */
+        public AnomalyScoring.BranchScore branch(String key) {
+            for (AnomalyScoring.BranchScore b : branches) if (b.branch().equals(key)) return b;
+            return null;
+        }
 
-    /** Scores one preprocessed sample ([1,3,S,S] each). */
-    public synchronized Result score(HostTensor rgb, HostTensor other) {
+        /** True when every contributing branch ran on real inputs of both modalities. */
+        public boolean complete() {
+            for (AnomalyScoring.BranchScore b : branches) if (b.mode() != BranchMode.REAL) return false;
+            return true;
+        }
+    }
+
+    /** Scores one complete preprocessed sample ([1,3,S,S] each). */
+    public Result score(HostTensor rgb, HostTensor other) {
+        return score(Sample.of(rgb, other), MissingStrategy.FILTER);
+    }
+
+    /** Scores one sample, standing in for a missing modality with the {@link MissingStrategy#FILTER} strategy. */
+    public Result score(Sample sample) {
+        return score(sample, MissingStrategy.FILTER);
+    }
+
+    /** Scores one sample; a missing modality is stood in for as {@code strategy} says (§17.2). */
+    public synchronized Result score(Sample sample, MissingStrategy strategy) {
         if (closed) throw new IllegalStateException("detector is closed");
         int s = model.preset().size();
         long[] want = {1, 3, s, s};
-        if (!Arrays.equals(rgb.shape(), want) || !Arrays.equals(other.shape(), want)) {
-            throw new IllegalArgumentException("expected inputs of shape " + Arrays.toString(want) + ", got "
-                    + Arrays.toString(rgb.shape()) + " and " + Arrays.toString(other.shape()));
+        for (int i = 0; i < 2; i++) {
+            HostTensor in = sample.input(i);
+            if (in != null && !Arrays.equals(in.shape(), want)) {
+                throw new IllegalArgumentException("the " + model.branchKeys().get(i) + " input: expected shape " + Arrays.toString(want)
+                        + " for this model (preset " + model.preset().name() + "), got " + Arrays.toString(in.shape()));
+            }
         }
-        if (be instanceof DeviceMaps dm) return scoreOnDevice(dm, convert(rgb), convert(other));
-        Tensor x = be.fromHost(convert(rgb)), y = be.fromHost(convert(other));
+        List<AnomalyScoring.Planned> plan = AnomalyScoring.plan(model, sample.hasRgb(), sample.hasSecond(), strategy);
+        List<NormalizationStats.MeanStd> planStats = AnomalyScoring.statsFor(plan, stats, source);   // before any work
+        HostTensor x = sample.hasRgb() ? convert(sample.rgb()) : null, y = sample.hasSecond() ? convert(sample.second()) : null;
+        if (be instanceof DeviceMaps dm) return scoreOnDevice(dm, x, y, strategy, plan, planStats);
+        Tensor xt = x == null ? null : be.fromHost(x), yt = y == null ? null : be.fromHost(y);
         Graph g = Graph.inference(be);
-        double[] mr, mo;
         try {
-            CrdModel.TeacherFeatures t = model.teacherForward(g, x, y);
-            CrdBranch.Output r = model.rgbForward(g, t), o = model.otherForward(g, t);
-            mr = AnomalyMap.raw(be, r.fused(), t.rgb(), s).doubles();
-            mo = AnomalyMap.raw(be, o.fused(), t.other(), s).doubles();
+            AnomalyScoring.Forward f = AnomalyScoring.forward(g, model, model.teacherForward(g, xt, yt), strategy);
+            List<double[]> raw = AnomalyScoring.rawMaps(be, f, s);
+            AnomalyScoring.Scores sc = AnomalyScoring.combine(plan, raw, planStats, s);
+            return new Result(sc.score(), sc.map(), s, sc.branches(), strategy);
         } finally {
             g.release();
-            x.close();
-            y.close();
+            if (xt != null) xt.close();
+            if (yt != null) yt.close();
         }
-        double[] nr = new double[mr.length], no = new double[mo.length], fused = new double[mr.length];
-        for (int i = 0; i < mr.length; i++) {
-            nr[i] = (mr[i] - stats.rgbMean()) / stats.rgbStd();
-            no[i] = (mo[i] - stats.otherMean()) / stats.otherStd();
-            fused[i] = nr[i] + no[i];
-        }
-        double[] smooth = GaussianFilter.apply(fused, s, s);
-        double[] sr = GaussianFilter.apply(nr, s, s), so = GaussianFilter.apply(no, s, s);
-        return new Result(max(smooth), max(sr), max(so), smooth, s, sr, so);
     }
 
     /** Whether a device backend records the whole scoring pass as a CUDA graph after two eager calls. */
     private static final boolean CAPTURE = !"false".equals(System.getProperty("crd4j.cudaGraphs"));
-    private GraphCapture.CapturedRun captured;
-    private int deviceCalls;
+
+    /** Per kind of call (which modalities are present, which strategy): its eager call count and captured run. */
+    private final Map<String, Integer> deviceCalls = new HashMap<>();
+    private final Map<String, GraphCapture.CapturedRun> captured = new HashMap<>();
 
     /**
      * The device path: network, raw maps, normalisation, fusion and Gaussian smoothing all run on the device and
-     * only the three S×S float64 maps come back. After two eager calls (the first chooses the convolution
-     * algorithms) the pass is captured as a CUDA graph and replayed from then on; the model is frozen in a Detector,
-     * so the captured fusion weights and parameters stay valid. {@code -Dcrd4j.cudaGraphs=false} keeps it eager.
+     * only the final S×S float64 maps come back. After two eager calls of the same kind (the first chooses the
+     * convolution algorithms) the pass is captured as a CUDA graph and replayed from then on; the model is frozen in
+     * a Detector, so the captured fusion weights and parameters stay valid. {@code -Dcrd4j.cudaGraphs=false} keeps
+     * it eager.
      */
-    private Result scoreOnDevice(DeviceMaps dm, HostTensor rgb, HostTensor other) {
+    private Result scoreOnDevice(DeviceMaps dm, HostTensor x, HostTensor y, MissingStrategy strategy,
+                                 List<AnomalyScoring.Planned> plan, List<NormalizationStats.MeanStd> planStats) {
         int s = model.preset().size();
+        String kind = (x != null ? "r" : "-") + (y != null ? "s" : "-") + (x != null && y != null ? "" : strategy.key());
+        List<HostTensor> inputs = new ArrayList<>();
+        if (x != null) inputs.add(x);
+        if (y != null) inputs.add(y);
         double[] maps;
-        if (captured != null) {
-            maps = captured.run(List.of(rgb, other)).get(0).doubles();
+        GraphCapture.CapturedRun run = captured.get(kind);
+        if (run != null) {
+            maps = run.run(inputs).get(0).doubles();
         } else {
-            Tensor x = be.fromHost(rgb), y = be.fromHost(other);
-            Tensor three = deviceMaps(dm, x, y);
-            maps = three.toHost().doubles();
-            three.close();
-            x.close();
-            y.close();
-            if (++deviceCalls >= 2 && CAPTURE && be instanceof GraphCapture gc) {
+            List<Tensor> dev = new ArrayList<>();
+            for (HostTensor h : inputs) dev.add(be.fromHost(h));
+            Tensor out = deviceMaps(dm, dev, x != null, y != null, strategy, planStats);
+            maps = out.toHost().doubles();
+            out.close();
+            for (Tensor t : dev) t.close();
+            int calls = deviceCalls.merge(kind, 1, Integer::sum);
+            if (calls >= 2 && CAPTURE && be instanceof GraphCapture gc) {
                 try {
-                    captured = gc.capture(List.of(rgb, other), in -> List.of(deviceMaps(dm, in.get(0), in.get(1))));
+                    captured.put(kind, gc.capture(inputs, in -> List.of(deviceMaps(dm, in, x != null, y != null, strategy, planStats))));
                 } catch (RuntimeException e) {
                     System.err.println("crd4j: CUDA graph capture failed, scoring eagerly: " + e.getMessage());
                 }
             }
         }
-        int n = s * s;
-        double[] smooth = Arrays.copyOfRange(maps, 0, n), sr = Arrays.copyOfRange(maps, n, 2 * n), so = Arrays.copyOfRange(maps, 2 * n, 3 * n);
-        return new Result(max(smooth), max(sr), max(so), smooth, s, sr, so);
+        AnomalyScoring.Scores sc = AnomalyScoring.fromDevice(plan, maps, s);
+        return new Result(sc.score(), sc.map(), s, sc.branches(), strategy);
     }
 
-    /** [3, S, S] float64 on the device: {fused, rgb alone, other alone}, normalised and smoothed (§8.1–§8.3). */
-    private Tensor deviceMaps(DeviceMaps dm, Tensor x, Tensor y) {
+    /** [1 + B, S, S] float64 on the device: {fused, each branch alone}, normalised and smoothed (§8.1–§8.3). */
+    private Tensor deviceMaps(DeviceMaps dm, List<Tensor> in, boolean hasRgb, boolean hasSecond, MissingStrategy strategy,
+                              List<NormalizationStats.MeanStd> planStats) {
         int s = model.preset().size();
+        Tensor x = hasRgb ? in.get(0) : null, y = hasSecond ? in.get(hasRgb ? 1 : 0) : null;
         Graph g = Graph.inference(be);
         try {
-            CrdModel.TeacherFeatures t = model.teacherForward(g, x, y);
-            CrdBranch.Output r = model.rgbForward(g, t), o = model.otherForward(g, t);
-            Tensor mr = dm.rawAnomalyMap(values(r.fused()), values(t.rgb()), s);
-            Tensor mo = dm.rawAnomalyMap(values(o.fused()), values(t.other()), s);
-            Tensor three = dm.normalisedSmoothedMaps(mr, mo, stats.rgbMean(), stats.rgbStd(), stats.otherMean(), stats.otherStd(),
-                    GaussianFilter.kernel(GaussianFilter.CRD_SIGMA, GaussianFilter.DEFAULT_TRUNCATE));
-            mr.close();
-            mo.close();
-            return three;
+            AnomalyScoring.Forward f = AnomalyScoring.forward(g, model, model.teacherForward(g, x, y), strategy);
+            return AnomalyScoring.deviceMaps(dm, f, planStats, s);
         } finally {
             g.release();
         }
     }
 
-    private static List<Tensor> values(List<crd4j.autograd.Var> vs) { return vs.stream().map(crd4j.autograd.Var::value).toList(); }
-
     private HostTensor convert(HostTensor h) {
         // the model's parameters decide the compute dtype; inputs follow
-        return model.rgbBranch().parameters().get(0).value().dtype() == crd4j.tensor.DType.FLOAT64 ? h.toFloat64() : h.toFloat32();
-    }
-
-    private static double max(double[] a) {
-        double m = Double.NEGATIVE_INFINITY;
-        for (double v : a) m = Math.max(m, v);
-        return m;
+        return model.rgbBranch().parameters().get(0).value().dtype() == DType.FLOAT64 ? h.toFloat64() : h.toFloat32();
     }
 
     private boolean closed;
@@ -174,8 +199,8 @@ public final class Detector implements AutoCloseable {
     /** Ends use of this detector; the backend, which the caller passed in, stays open. */
     @Override
     public synchronized void close() {
-        if (captured != null) captured.close();
-        captured = null;
+        for (GraphCapture.CapturedRun r : captured.values()) r.close();
+        captured.clear();
         closed = true;
     }
 }

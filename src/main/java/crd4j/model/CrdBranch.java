@@ -31,10 +31,27 @@ public final class CrdBranch extends Module {
     public record Output(List<Var> bp, List<Var> ibp, List<Var> raw, List<Var> fused, Var ocbe) {}
 
     public Output forward(Graph g, List<Var> tOwn, List<Var> tHelper, FusionSemantics semantics) {
-        List<Var> p = bp.forward(g, tHelper);
-        List<Var> q = ibp.forward(g, tHelper);
+        return forwardWithAssist(g, tOwn, filterProjection(g, tHelper), amplifierProjection(g, tHelper), semantics);
+    }
+
+    /**
+     * The branch given its two assist signals directly: {@code p} (the Filter's projection, fed to the modified OCBE)
+     * and {@code q} (the Amplifier's projection, fused at each decoder stage). {@link #forward} computes them from the
+     * helper modality's teacher features; few-modal scoring (§17.2) may set them to zero instead.
+     */
+    public Output forwardWithAssist(Graph g, List<Var> tOwn, List<Var> p, List<Var> q, FusionSemantics semantics) {
         Var z = ocbe.forward(g, tOwn, p);
         Decoder.Output d = decoder.forwardFused(g, z, q, semantics);
         return new Output(p, q, d.raw(), d.fused(), z);
     }
+
+    /**
+     * The Crossmodal Filter's Bottleneck Projection BP(T^B): trained to map the helper modality's teacher features
+     * onto this branch's own (loss term 2 of §6.1), hence also this branch's estimate of its own teacher features
+     * when only the helper modality is present (§17.1).
+     */
+    public List<Var> filterProjection(Graph g, List<Var> tHelper) { return bp.forward(g, tHelper); }
+
+    /** The Crossmodal Amplifier's Inverted Bottleneck Projection IBP(T^B): the second estimate of §17.1. */
+    public List<Var> amplifierProjection(Graph g, List<Var> tHelper) { return ibp.forward(g, tHelper); }
 }

@@ -21,6 +21,7 @@ public final class CrdModel {
     private final CrdBranch rgb;
     private final CrdBranch other;
     private FusionSemantics semantics = FusionSemantics.DETACHED;
+    private MappingNetwork mapping;
 
     public CrdModel(NnContext ctx, Preset preset, Modality second) {
         this.preset = preset;
@@ -38,19 +39,40 @@ public final class CrdModel {
     public FusionSemantics semantics() { return semantics; }
     public void setSemantics(FusionSemantics s) { this.semantics = s; }
 
-    /** Students to train/eval mode; the teacher stays in eval mode (§7). */
+    /** The optional few-modal mapping network ({@code crd train --mapping}); null when the model has none. */
+    public MappingNetwork mapping() { return mapping; }
+
+    public void setMapping(MappingNetwork m) { this.mapping = m; }
+
+    /** Students to train/eval mode; the teacher stays in eval mode (§7). The mapping network follows its own trainer. */
     public void train(boolean on) {
         rgb.train(on);
         other.train(on);
+        if (!on && mapping != null) mapping.train(false);
     }
 
-    /** Teacher features of both modalities, [T1, T2, T3] each. */
-    public record TeacherFeatures(List<Var> rgb, List<Var> other) {}
+    /** The branches in scoring order: RGB (index 0), then the second modality (index 1). */
+    public List<CrdBranch> branches() { return List.of(rgb, other); }
 
-    /** Teacher features computed without recording (the teacher runs under no_grad in the reference). */
+    /** Branch names in files, statistics and results, in {@link #branches()} order: "rgb", then the second modality's key. */
+    public List<String> branchKeys() { return List.of("rgb", second.key()); }
+
+    /**
+     * Teacher features of both modalities, [T1, T2, T3] each; either is {@code null} when that modality is missing
+     * (few-modal scoring, §17).
+     */
+    public record TeacherFeatures(List<Var> rgb, List<Var> other) {
+        /** The features of branch {@code i} in {@link CrdModel#branches()} order (null when missing). */
+        public List<Var> of(int i) { return i == 0 ? rgb : other; }
+    }
+
+    /**
+     * Teacher features computed without recording (the teacher runs under no_grad in the reference); a {@code null}
+     * input (a missing modality) gives {@code null} features.
+     */
     public TeacherFeatures teacherForward(Graph inference, Tensor rgbInput, Tensor otherInput) {
-        return new TeacherFeatures(teacher.forward(inference, inference.constant(rgbInput)),
-                teacher.forward(inference, inference.constant(otherInput)));
+        return new TeacherFeatures(rgbInput == null ? null : teacher.forward(inference, inference.constant(rgbInput)),
+                otherInput == null ? null : teacher.forward(inference, inference.constant(otherInput)));
     }
 
     public CrdBranch.Output rgbForward(Graph g, TeacherFeatures t) {

@@ -123,7 +123,8 @@ final class CategoryReport {
 
         int s = ev.size();
         String second = ev.modality().key();
-        double[] rgbRange = ev.range(Evaluation.RGB), otherRange = ev.range(second), fusedRange = ev.range(Evaluation.FUSED);
+        List<String> branches = ev.detectors().subList(1, ev.detectors().size());
+        double[] fusedRange = ev.range(Evaluation.FUSED);
         for (int rank = 0; rank < shown; rank++) {
             int i = r.order()[rank];
             Evaluation.Scored sc = samples.get(i);
@@ -141,13 +142,20 @@ final class CategoryReport {
             sb.append("<div class=\"panel\" data-rank=\"").append(rank + 1).append("\" data-sample=\"")
                     .append(Html.escape(smp.defect() + "/" + smp.stem())).append("\" data-score=\"").append(sc.score())
                     .append("\" data-margin=\"").append(margin).append("\">\n<h3>").append(rank + 1).append(". ")
-                    .append(Html.escape(smp.defect() + "/" + smp.stem())).append(String.format(Locale.ROOT,
-                            " — fused %.4f (rgb %.4f, %s %.4f): ", sc.score(), sc.rgbScore(), Html.escape(second), sc.otherScore()))
-                    .append(verdict).append("</h3>\n");
+                    .append(Html.escape(smp.defect() + "/" + smp.stem())).append(String.format(Locale.ROOT, " — fused %.4f", sc.score()));
+            StringBuilder parts = new StringBuilder();
+            sc.branchScores().forEach((b, v) -> parts.append(parts.length() == 0 ? "" : ", ").append(Html.escape(b))
+                    .append(sc.modes().get(b) == crd4j.detect.BranchMode.REAL ? "" : " (" + sc.modes().get(b).key() + ")")
+                    .append(String.format(Locale.ROOT, " %.4f", v)));
+            sb.append(" (").append(parts).append(")");
+            if (sc.withheld() != Evaluation.Withheld.NONE) sb.append(", scored without ").append(Html.escape(sc.withheld().key(ev.modality())));
+            sb.append(": ").append(verdict).append("</h3>\n");
             panelImage(sb, Pictures.rgb(rgb), "RGB");
             panelImage(sb, secondImage, second);
-            panelImage(sb, Pictures.map(ev.rgbMap(i), s, rgbRange[0], rgbRange[1]), "rgb map");
-            panelImage(sb, Pictures.map(ev.otherMap(i), s, otherRange[0], otherRange[1]), Html.escape(second) + " map");
+            for (String b : branches) {
+                double[] range = ev.range(b);
+                panelImage(sb, Pictures.map(ev.map(b, i), s, range[0], range[1]), Html.escape(b) + " map");
+            }
             panelImage(sb, Pictures.map(ev.fusedMap(i), s, fusedRange[0], fusedRange[1]), "fused map");
             panelImage(sb, Pictures.overlay(rgb, ev.fusedMap(i), ev.gt(i), s, fusedRange[0], fusedRange[1]), "fused over RGB, GT outline");
             sb.append("</div>\n");

@@ -5,7 +5,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import crd4j.backend.Backend;
 import crd4j.data.MvtecDataset;
+import crd4j.detect.AnomalyScoring;
+import crd4j.detect.BranchMode;
 import crd4j.detect.Detector;
+import crd4j.detect.MissingStrategy;
+import crd4j.detect.Sample;
 import crd4j.eval.MetricSet;
 import crd4j.eval.Metrics;
 import crd4j.eval.ProCurve;
@@ -67,9 +71,34 @@ public final class Evaluation {
         }
     }
 
-    /** One scored test sample: the max of the fused map, and of each branch's smoothed normalised map. */
-    public record Scored(MvtecDataset.Sample sample, double score, double rgbScore, double otherScore) {
+    /**
+     * One scored test sample: the max of the fused map, the max of each contributing branch's smoothed normalised map
+     * (keyed by branch, with its mode in {@code modes}), and which modality was withheld from it.
+     */
+    public record Scored(MvtecDataset.Sample sample, double score, Map<String, Double> branchScores, Map<String, BranchMode> modes,
+                         Withheld withheld) {
         public boolean defective() { return !sample.good(); }
+    }
+
+    /** Which modality a test sample was scored without (few-modal evaluation, §17.3). */
+    public enum Withheld {
+        NONE, RGB, SECOND;
+
+        public String key(Modality second) {
+            return switch (this) {
+                case NONE -> "none";
+                case RGB -> "rgb";
+                case SECOND -> second.key();
+            };
+        }
+    }
+
+    /**
+     * A few-modal evaluation setting: which modality each test sample (by index) is scored without, and the strategy
+     * that stands in for it. {@link #COMPLETE}: every sample with both modalities.
+     */
+    public record Setting(String name, java.util.function.IntFunction<Withheld> withheld, MissingStrategy strategy) {
+        public static final Setting COMPLETE = new Setting("both modalities", i -> Withheld.NONE, MissingStrategy.FILTER);
     }
 
     /** The numbers of one category for a several-category table. */
@@ -82,7 +111,8 @@ public final class Evaluation {
     private final String preset;
     private final int size;
     private final List<Scored> scored;
-    private final List<double[]> fused, rgb, other;
+    /** Per detector ("fused", then each branch that contributed to every sample): the smoothed maps in sample order. */
+    private final Map<String, List<double[]>> maps;
     private final List<int[]> gts;
     private final Map<String, MetricSet> metrics = new LinkedHashMap<>();
     private final Map<String, RocCurve> roc = new LinkedHashMap<>();
@@ -92,22 +122,15 @@ public final class Evaluation {
     private final MissRanking ranking;
 
     private Evaluation(String category, MvtecDataset dataset, ModelInfo model, String preset, int size, List<Scored> scored,
-                       List<double[]> fused, List<double[]> rgb, List<double[]> other, List<int[]> gts) {
+                       Map<String, List<double[]>> maps, List<int[]> gts) {
         this.category = category;
         this.dataset = dataset;
         this.model = model;
         this.preset = preset;
         this.size = size;
         this.scored = List.copyOf(scored);
-        this.fused = fused;
-        this.rgb = rgb;
-        this.other = other;
+        this.maps = maps;
         this.gts = gts;
-        String second = dataset.modality().key();
-        Map<String, List<double[]>> maps = new LinkedHashMap<>();
-        maps.put(FUSED, fused);
-        maps.put(RGB, rgb);
-        maps.put(second, other);
         for (Map.Entry<String, List<double[]>> e : maps.entrySet()) {
             Metrics.Curves c = Metrics.evaluateWithCurves(e.getValue(), gts, size, size);
             metrics.put(e.getKey(), c.metrics());
@@ -152,6 +175,15 @@ public final class Evaluation {
 
     /** Scores every test sample of {@code ds} with {@code det} (at the model's input side S) and evaluates. */
     public static Evaluation run(Detector det, ModelInfo model, MvtecDataset ds, Consumer<String> progress) throws IOException {
+        return run(det, model, ds, Setting.COMPLETE, progress);
+    }
+
+    /**
+     * Scores every test sample of {@code ds} in {@code setting} (some samples may be scored without one modality)
+     * and evaluates. Detectors: "fused", then each branch whose map exists for every sample.
+     */
+    public static Evaluation run(Detector det, ModelInfo model, MvtecDataset ds, Setting setting, Consumer<String> progress)
+            throws IOException {
         Modality second = det.model().secondModality();
         if (second != ds.modality()) {
             throw new IllegalArgumentException(ds.categoryDir() + ": has " + ds.modality().key() + " data but the model ("
@@ -160,21 +192,35 @@ public final class Evaluation {
         List<MvtecDataset.Sample> test = ds.samples("test");
         int s = det.model().preset().size();
         List<Scored> scored = new ArrayList<>();
-        List<double[]> fused = new ArrayList<>(), rgb = new ArrayList<>(), other = new ArrayList<>();
+        Map<String, List<double[]>> maps = new LinkedHashMap<>();
+        maps.put(FUSED, new ArrayList<>());
+        for (String b : det.model().branchKeys()) maps.put(b, new ArrayList<>());
         List<int[]> gts = new ArrayList<>();
         for (int i = 0; i < test.size(); i++) {
             MvtecDataset.Sample smp = test.get(i);
             MvtecDataset.Inputs in = ds.load(smp, s);
-            Detector.Result r = det.score(in.rgb(), in.second());
-            scored.add(new Scored(smp, r.score(), r.rgbScore(), r.otherScore()));
-            fused.add(r.map());
-            rgb.add(r.rgbMap());
-            other.add(r.otherMap());
+            Withheld w = setting.withheld().apply(i);
+            Sample sample = Sample.of(w == Withheld.RGB ? null : in.rgb(), w == Withheld.SECOND ? null : in.second());
+            Detector.Result r = det.score(sample, setting.strategy());
+            Map<String, Double> bs = new LinkedHashMap<>();
+            Map<String, BranchMode> modes = new LinkedHashMap<>();
+            for (AnomalyScoring.BranchScore b : r.branches()) {
+                bs.put(b.branch(), b.score());
+                modes.put(b.branch(), b.mode());
+            }
+            scored.add(new Scored(smp, r.score(), Collections.unmodifiableMap(bs), Collections.unmodifiableMap(modes), w));
+            maps.get(FUSED).add(r.map());
+            for (String b : det.model().branchKeys()) {
+                AnomalyScoring.BranchScore bsc = r.branch(b);
+                if (bsc != null) maps.get(b).add(bsc.map());
+            }
             gts.add(binary(in.gt()));
             progress.accept(String.format(Locale.ROOT, "%d/%d %s/%s score %.4f", i + 1, test.size(), smp.defect(), smp.stem(), r.score()));
         }
+        // a branch evaluated alone only where it contributed to every sample (not under drop/zero with a missing modality)
+        maps.values().removeIf(l -> l.size() != test.size());
         String category = ds.categoryDir().getFileName().toString();
-        return new Evaluation(category, ds, model, det.model().preset().name(), s, scored, fused, rgb, other, gts);
+        return new Evaluation(category, ds, model, det.model().preset().name(), s, scored, maps, gts);
     }
 
     private static int[] binary(HostTensor gt) {
@@ -212,13 +258,13 @@ public final class Evaluation {
     public Map<String, ProCurve> proCurves() { return Collections.unmodifiableMap(pro); }
 
     /** The fused, Gaussian-smoothed map of sample {@code i}, row-major S×S (not a copy). */
-    public double[] fusedMap(int i) { return fused.get(i); }
+    public double[] fusedMap(int i) { return maps.get(FUSED).get(i); }
 
-    /** The smoothed normalised RGB map of sample {@code i}. */
-    public double[] rgbMap(int i) { return rgb.get(i); }
+    /** The detectors evaluated: "fused", then each branch evaluated alone. */
+    public List<String> detectors() { return List.copyOf(maps.keySet()); }
 
-    /** The smoothed normalised second-modality map of sample {@code i}. */
-    public double[] otherMap(int i) { return other.get(i); }
+    /** The smoothed map of {@code detector} ("fused" or a branch) for sample {@code i} (not a copy). */
+    public double[] map(String detector, int i) { return maps.get(detector).get(i); }
 
     /** The binarised GT of sample {@code i} (0/1, S×S). */
     public int[] gt(int i) { return gts.get(i); }
@@ -294,7 +340,7 @@ public final class Evaluation {
             for (int i = 0; i < scored.size(); i++) {
                 MvtecDataset.Sample smp = scored.get(i).sample();
                 String rel = smp.defect() + "/" + smp.stem() + ".npy";
-                double[] map = fused.get(i);
+                double[] map = fusedMap(i);
                 int[] g = gts.get(i);
                 files.put("maps/" + rel, f -> Npy.write(f, HostTensor.of(map, size, size)));
                 files.put("gt/" + rel, f -> {

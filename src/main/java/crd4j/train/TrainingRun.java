@@ -7,7 +7,10 @@ import crd4j.autograd.Graph;
 import crd4j.backend.Backend;
 import crd4j.backend.Tensor;
 import crd4j.data.MvtecDataset;
+import crd4j.detect.BranchMode;
 import crd4j.detect.NormalizationStats;
+import crd4j.detect.Sample;
+import crd4j.detect.ValidationStatistics;
 import crd4j.io.ModelFile;
 import crd4j.io.WeightsFormatException;
 import crd4j.model.AnomalyMap;
@@ -230,9 +233,14 @@ public final class TrainingRun {
 
         model.train(false);
         NormalizationStats stats = validationStats(be, model, ds, val, size);
-        listener.log(String.format(java.util.Locale.ROOT, "validation statistics rgb mean %.6g std %.6g, %s mean %.6g std %.6g",
-                stats.rgbMean(), stats.rgbStd(), ds.modality().key(), stats.otherMean(), stats.otherStd()));
-        ModelFiles.save(model, c.out(), teacherSource, stats.toJson(model.secondModality().key()));
+        StringBuilder line = new StringBuilder("validation statistics (both modalities):");
+        for (String b : stats.branches()) {
+            NormalizationStats.MeanStd ms = stats.find(b, BranchMode.REAL);
+            line.append(String.format(java.util.Locale.ROOT, " %s mean %.6g std %.6g", b, ms.mean(), ms.std()));
+        }
+        listener.log(line + "; and for scoring with one modality missing: " + (stats.modes(stats.branches().get(0)).size() - 1)
+                + " modes per branch");
+        ModelFiles.save(model, c.out(), teacherSource, stats.toJson());
         return new Result(model, stats, teacherSource, Math.max(startEpoch, c.epochs()));
     }
 
@@ -303,35 +311,16 @@ public final class TrainingRun {
         return out;
     }
 
-    /** §8.2: mean and population std (float64, two passes) over all pixels of all raw validation maps per branch. */
+    /**
+     * §8.2 and §17.2 item 3: the validation statistics of every map a scoring mode can produce (see
+     * {@link ValidationStatistics}), from the validation split at the model's input side.
+     */
     public static NormalizationStats validationStats(Backend be, CrdModel model, MvtecDataset ds, List<MvtecDataset.Sample> val, int s)
             throws IOException {
-        int px = s * s;
-        double[] r = new double[val.size() * px], o = new double[val.size() * px];
-        for (int i = 0; i < val.size(); i++) {
+        return ValidationStatistics.compute(be, model, val.size(), i -> {
             MvtecDataset.Inputs in = ds.load(val.get(i), s);
-            Graph g = Graph.inference(be);
-            try (Tensor x = be.fromHost(in.rgb()); Tensor y = be.fromHost(in.second())) {
-                CrdModel.TeacherFeatures t = model.teacherForward(g, x, y);
-                CrdBranch.Output a = model.rgbForward(g, t), b = model.otherForward(g, t);
-                System.arraycopy(AnomalyMap.raw(be, a.fused(), t.rgb(), s).doubles(), 0, r, i * px, px);
-                System.arraycopy(AnomalyMap.raw(be, b.fused(), t.other(), s).doubles(), 0, o, i * px, px);
-            } finally {
-                g.release();
-            }
-        }
-        double[] mr = meanStd(r), mo = meanStd(o);
-        return new NormalizationStats(mr[0], mr[1], mo[0], mo[1]);
-    }
-
-    /** Mean and population standard deviation, two passes in float64. */
-    public static double[] meanStd(double[] v) {
-        double m = 0;
-        for (double x : v) m += x;
-        m /= v.length;
-        double var = 0;
-        for (double x : v) var += (x - m) * (x - m);
-        return new double[]{m, Math.sqrt(var / v.length)};
+            return Sample.of(in.rgb(), in.second());
+        }, true);
     }
 
     /** Keeps preprocessed training inputs in memory when they fit in 1 GiB; otherwise loads them per batch. */

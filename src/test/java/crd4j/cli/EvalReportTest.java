@@ -70,7 +70,7 @@ class EvalReportTest {
         }
         for (String c : new String[]{"cookie", "puck"}) {
             CrdModel m = new CrdModel(new NnContext(new Nd4jBackend(), DType.FLOAT32, c.length()), Preset.TINY, Modality.DEPTH);
-            ModelFiles.save(m, tmp.resolve(c + ".crd4j"), "random(test)", new NormalizationStats(1.0, 0.05, 1.0, 0.05).toJson("depth"));
+            ModelFiles.save(m, tmp.resolve(c + ".crd4j"), "random(test)", NormalizationStats.of("depth", 1.0, 0.05, 1.0, 0.05).toJson());
         }
         single = tmp.resolve("single");
         assertEquals(0, CrdCli.run("eval", "--data", data.toString(), "--category", "cookie", "--model",

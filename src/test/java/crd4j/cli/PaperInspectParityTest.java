@@ -96,8 +96,8 @@ class PaperInspectParityTest {
     }
 
     private void detect(Path tmp, String dtype) throws Exception {
-        double[] r = crd4j.train.TrainingRun.meanStd(Npy.read(ref.resolve("ref/rgb/map.npy")).toFloat64().doubles());
-        double[] d = crd4j.train.TrainingRun.meanStd(Npy.read(ref.resolve("ref/depth/map.npy")).toFloat64().doubles());
+        double[] r = crd4j.detect.ValidationStatistics.meanStd(Npy.read(ref.resolve("ref/rgb/map.npy")).toFloat64().doubles());
+        double[] d = crd4j.detect.ValidationStatistics.meanStd(Npy.read(ref.resolve("ref/depth/map.npy")).toFloat64().doubles());
         Path stats = tmp.resolve("stats.json");
         Files.writeString(stats, String.format(java.util.Locale.ROOT,
                 "{\"rgb\": {\"mean\": %.17g, \"std\": %.17g}, \"depth\": {\"mean\": %.17g, \"std\": %.17g}}", r[0], r[1], d[0], d[1]));

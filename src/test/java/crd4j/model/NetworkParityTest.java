@@ -1,5 +1,6 @@
 package crd4j.model;
 
+import crd4j.detect.Inspection;
 import crd4j.backend.Backend;
 import crd4j.backend.nd4j.Nd4jBackend;
 import crd4j.io.Npy;

@@ -41,7 +41,7 @@ public class DetectorBenchmark {
         Preset p = Preset.byName(preset);
         Nd4jBackend be = new Nd4jBackend();
         CrdModel model = new CrdModel(new NnContext(be, DType.FLOAT32, 1), p, Modality.DEPTH);
-        detector = new Detector(be, model, new NormalizationStats(1.5, 0.1, 1.5, 0.1));
+        detector = new Detector(be, model, NormalizationStats.of("depth", 1.5, 0.1, 1.5, 0.1));
         rgb = random(p.size(), 2);
         depth = random(p.size(), 3);
     }

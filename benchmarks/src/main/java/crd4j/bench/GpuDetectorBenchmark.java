@@ -47,7 +47,7 @@ public class GpuDetectorBenchmark {
         Preset p = Preset.byName(preset);
         be = CudaBackend.open(tf32);
         CrdModel model = new CrdModel(new NnContext(be, DType.FLOAT32, 1), p, Modality.DEPTH);
-        detector = new Detector(be, model, new NormalizationStats(1.5, 0.1, 1.5, 0.1));
+        detector = new Detector(be, model, NormalizationStats.of("depth", 1.5, 0.1, 1.5, 0.1));
         rgb = DetectorBenchmark.random(p.size(), 2);
         depth = DetectorBenchmark.random(p.size(), 3);
     }

@@ -821,16 +821,22 @@ public final class CudaBackend implements Backend, DeviceMaps, FusionOps, GraphC
     }
 
     @Override
-    public Tensor normalisedSmoothedMaps(Tensor rawRgb, Tensor rawOther, double muRgb, double sdRgb, double muOther,
-                                         double sdOther, double[] kernel) {
-        sameShape(rawRgb, rawOther);
-        long[] s = rawRgb.shape();
-        long count = rawRgb.numel();
-        CudaTensor three = allocate(DType.FLOAT64, 3 * s[0], s[1], s[2]);
-        kernels.launch("cosine_map", "normalise_fuse", CudaKernels.blocks(count), 1, CudaKernels.THREADS,
-                p(t(rawRgb)), p(t(rawOther)), i64(count), f64v(muRgb), f64v(sdRgb), f64v(muOther), f64v(sdOther), p(three));
-        Tensor out = gaussianFilter(three, kernel);
-        three.close();
+    public Tensor normalisedSmoothedMaps(List<Tensor> raw, double[] mean, double[] std, double[] kernel) {
+        if (raw.isEmpty() || mean.length != raw.size() || std.length != raw.size()) {
+            throw new IllegalArgumentException("normalisedSmoothedMaps: one mean and one std per map");
+        }
+        long[] s = raw.get(0).shape();
+        if (s[0] != 1) throw new IllegalArgumentException("normalisedSmoothedMaps takes [1,S,S] maps");
+        long count = raw.get(0).numel();
+        CudaTensor planes = allocate(DType.FLOAT64, 1 + raw.size(), s[1], s[2]);
+        for (int b = 0; b < raw.size(); b++) {
+            sameShape(raw.get(0), raw.get(b));
+            kernels.launch("cosine_map", "normalise_accumulate", CudaKernels.blocks(count), 1, CudaKernels.THREADS,
+                    p(t(raw.get(b))), i64(count), f64v(mean[b]), f64v(std[b]), i32(b == 0 ? 1 : 0), p(planes),
+                    Pointer.to(planes.ptr().withByteOffset((long) (b + 1) * count * Double.BYTES)));
+        }
+        Tensor out = gaussianFilter(planes, kernel);
+        planes.close();
         return out;
     }
 

@@ -13,7 +13,7 @@ import crd4j.io.TorchCheckpoint;
 import crd4j.model.AnomalyMap;
 import crd4j.model.Checkpoints;
 import crd4j.model.CrdModel;
-import crd4j.model.Inspection;
+import crd4j.detect.Inspection;
 import crd4j.model.Modality;
 import crd4j.model.Preset;
 import crd4j.nn.NnContext;
@@ -354,7 +354,7 @@ public final class GpuSelfTest {
         SplittableRandom rnd = new SplittableRandom(3);
         int s = Preset.SMALL.size();
         HostTensor x = random(rnd, 2, 1, 3, s, s), y = random(rnd, 2, 1, 3, s, s);
-        try (Detector eager = new Detector(be, model, new NormalizationStats(1.0, 0.2, 1.1, 0.3))) {
+        try (Detector eager = new Detector(be, model, NormalizationStats.of("depth", 1.0, 0.2, 1.1, 0.3))) {
             Detector.Result first = eager.score(x, y);      // eager (chooses convolution algorithms)
             Detector.Result second = eager.score(x, y);     // eager, then captures
             Detector.Result replay = eager.score(x, y);     // graph replay

@@ -5,7 +5,7 @@ import crd4j.backend.nd4j.Nd4jBackend;
 import crd4j.detect.Detector;
 import crd4j.detect.NormalizationStats;
 import crd4j.model.CrdModel;
-import crd4j.model.Inspection;
+import crd4j.detect.Inspection;
 import crd4j.model.Modality;
 import crd4j.model.Preset;
 import crd4j.nn.NnContext;
@@ -87,7 +87,7 @@ class GpuNetworkParityTest {
     @Test
     void detectorOnTheGpuGivesTheCpuMapsAndReplaysItsGraphExactly() {
         Preset p = Preset.TINY;
-        NormalizationStats stats = new NormalizationStats(1.0, 0.2, 1.1, 0.3);
+        NormalizationStats stats = NormalizationStats.of("depth", 1.0, 0.2, 1.1, 0.3);
         HostTensor x = input(3, p.size()), y = input(4, p.size());
         Nd4jBackend cpu = new Nd4jBackend();
         Detector.Result ref = new Detector(cpu, new CrdModel(new NnContext(cpu, DType.FLOAT32, 5), p, Modality.DEPTH), stats).score(x, y);
@@ -96,7 +96,7 @@ class GpuNetworkParityTest {
             for (int i = 0; i < 4; i++) rs.add(d.score(x, y));   // 2 eager, then capture, then replays
             int s = p.size();
             Parity.assertClose("detector map gpu vs cpu", HostTensor.of(rs.get(0).map(), s, s), HostTensor.of(ref.map(), s, s), Parity.NETWORK);
-            Parity.assertClose("detector rgb map", HostTensor.of(rs.get(0).rgbMap(), s, s), HostTensor.of(ref.rgbMap(), s, s), Parity.NETWORK);
+            Parity.assertClose("detector rgb map", HostTensor.of(rs.get(0).branch("rgb").map(), s, s), HostTensor.of(ref.branch("rgb").map(), s, s), Parity.NETWORK);
             for (int i = 1; i < 4; i++) {
                 Parity.assertClose("detector call " + i + " vs call 0", HostTensor.of(rs.get(i).map(), s, s), HostTensor.of(rs.get(0).map(), s, s), 0);
             }
