@@ -625,6 +625,15 @@ def write_few_modal(ref, a, teacher, rgb_b, depth_b, x_rgb, x_depth):
             m.eval()
         t = {"rgb": teacher.features(x_rgb), "depth": teacher.features(x_depth)}
         br = {"rgb": rgb_b, "depth": depth_b}
+        # spec 8.2 / 17.2 item 3: np.mean and np.std (ddof 0) of each raw map, keyed by branch and mode, from the
+        # maps in the evaluation dtype (before the float32 storage of the .npy files)
+        stats = {"rgb": {}, "depth": {}}
+
+        def stat(branch, mode, m):
+            stats[branch][mode] = {"mean": float(np.mean(m)), "std": float(np.std(m))}
+
+        for name, other in (("rgb", "depth"), ("depth", "rgb")):
+            stat(name, "real", anomaly_map(br[name].forward_all(t[name], t[other])["fused"], t[name], a.size))
         for missing, present in (("depth", "rgb"), ("rgb", "depth")):
             tp = t[present]
             for strategy in ("filter", "amplifier", "zero", "drop"):
@@ -633,7 +642,9 @@ def write_few_modal(ref, a, teacher, rgb_b, depth_b, x_rgb, x_depth):
                     zeros = [torch.zeros_like(x) for x in tp]
                     z = br[present].bn(tp, zeros)
                     fused, _ = br[present].decoder(z, zeros)
-                    save_npy(os.path.join(d, present, "map.npy"), anomaly_map(fused, tp, a.size)[0])
+                    m = anomaly_map(fused, tp, a.size)
+                    save_npy(os.path.join(d, present, "map.npy"), m[0])
+                    stat(present, "assist-dropped", m)
                     continue
                 if strategy == "filter":
                     est = br[missing].projector_filter(tp)
@@ -644,10 +655,15 @@ def write_few_modal(ref, a, teacher, rgb_b, depth_b, x_rgb, x_depth):
                 for k in range(3):
                     save_npy(os.path.join(d, "estimated_%s_%d.npy" % (missing, k + 1)), est[k])
                 fused_p = br[present].forward_all(tp, est)["fused"]
-                save_npy(os.path.join(d, present, "map.npy"), anomaly_map(fused_p, tp, a.size)[0])
+                m = anomaly_map(fused_p, tp, a.size)
+                save_npy(os.path.join(d, present, "map.npy"), m[0])
+                stat(present, "assist-" + strategy, m)
                 if strategy != "zero":
                     fused_m = br[missing].forward_all(est, tp)["fused"]
-                    save_npy(os.path.join(d, missing, "map.npy"), anomaly_map(fused_m, est, a.size)[0])
+                    m = anomaly_map(fused_m, est, a.size)
+                    save_npy(os.path.join(d, missing, "map.npy"), m[0])
+                    stat(missing, "estimated-" + strategy, m)
+        write_json(os.path.join(ref, "stats.json"), stats)
 
 
 def cmd_few_modal(a):

@@ -66,6 +66,13 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue from --out and its " + STATE_SUFFIX + " sidecar.")
     boolean resume;
 
+    @Option(names = "--mapping", description = "After the students, also train the few-modal mapping network (a small conv net per"
+            + " teacher level and direction, RGB to second modality and back) used by --missing-strategy mapping.")
+    boolean mapping;
+
+    @Option(names = "--mapping-epochs", defaultValue = "10", description = "Epochs of the mapping network with --mapping (default: ${DEFAULT-VALUE}).")
+    int mappingEpochs;
+
     @Option(names = "--progress", defaultValue = "auto",
             description = "auto (a progress bar on a terminal, one line per epoch otherwise) | bar | lines (default: ${DEFAULT-VALUE}).")
     String progress;
@@ -74,7 +81,7 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Backend be = common.backend();
         TrainingRun.Config c = new TrainingRun.Config(data, category, teacher, resume ? null : Preset.byName(preset), epochs, batch, lr,
-                seed, FusionSemantics.parse(semantics), calibrateTeacher, out, resume);
+                seed, FusionSemantics.parse(semantics), calibrateTeacher, out, resume, mapping ? mappingEpochs : 0);
         try (TrainProgress p = TrainProgress.create(progress, "crd train")) {
             TrainingRun.run(be, c, p);
         }

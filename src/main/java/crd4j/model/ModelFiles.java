@@ -20,12 +20,16 @@ import java.util.Map;
  * <pre>{"format": "crd4j-model", "version": 1,
  *  "preset": {"name": "paper", "base": 64, "size": 256},
  *  "modalities": ["rgb", "depth"], "teacher": "wide_resnet50_2-95faca4d.pth" | "random(seed=42)",
- *  "fusion_semantics": "detached", "stats": null | {"rgb": {"mean": m, "std": s}, "depth": {...}}}</pre>
- * {@code stats} holds the validation statistics of §8.2 once a training run has computed them.
+ *  "fusion_semantics": "detached", "mapping": true (only with a mapping network),
+ *  "stats": null | {"rgb": {"mean": m, "std": s, "modes": {...}}, "depth": {...}}}</pre>
+ * {@code stats} holds the validation statistics of §8.2 (and, under {@code modes}, those of the few-modal scoring modes,
+ * §17.2) once a training run has computed them; {@code mapping.*} tensors hold the optional mapping network.
  */
 public final class ModelFiles {
     public static final String FORMAT = "crd4j-model";
     public static final int VERSION = 1;
+    /** Tensor-name prefix of the optional few-modal mapping network ({@code crd train --mapping}). */
+    public static final String MAPPING_PREFIX = "mapping.";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private ModelFiles() {}
@@ -42,6 +46,7 @@ public final class ModelFiles {
         put(tensors, "teacher.", model.teacher().stateDict());
         put(tensors, "rgb.", model.rgbBranch().stateDict());
         put(tensors, model.secondModality().key() + ".", model.otherBranch().stateDict());
+        if (model.mapping() != null) put(tensors, MAPPING_PREFIX, model.mapping().stateDict());
         return tensors;
     }
 
@@ -57,6 +62,7 @@ public final class ModelFiles {
         meta.putArray("modalities").add("rgb").add(model.secondModality().key());
         meta.put("teacher", teacherSource);
         meta.put("fusion_semantics", model.semantics().name().toLowerCase(java.util.Locale.ROOT));
+        if (model.mapping() != null) meta.put("mapping", true);
         if (stats == null) meta.putNull("stats");
         else meta.set("stats", stats);
         return meta;
@@ -90,6 +96,11 @@ public final class ModelFiles {
             model.teacher().loadStateDict(tensors, "teacher.", name);
             model.rgbBranch().loadStateDict(tensors, "rgb.", name);
             model.otherBranch().loadStateDict(tensors, second.key() + ".", name);
+            if (meta.path("mapping").asBoolean(false)) {
+                MappingNetwork m = new MappingNetwork(ctx, preset, model.branchKeys());
+                m.loadStateDict(tensors, MAPPING_PREFIX, name);
+                model.setMapping(m);
+            }
             return new Loaded(model, meta);
         } catch (IllegalArgumentException e) {
             throw new WeightsFormatException(file, "metadata: " + e.getMessage());

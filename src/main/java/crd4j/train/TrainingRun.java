@@ -68,8 +68,16 @@ public final class TrainingRun {
      * @param calibrateTeacher with a random teacher: estimate its batch-norm statistics on the training images first
      */
     public record Config(Path data, String category, String teacher, Preset preset, int epochs, int batch, double lr,
-                         long seed, FusionSemantics semantics, boolean calibrateTeacher, Path out, boolean resume) {
+                         long seed, FusionSemantics semantics, boolean calibrateTeacher, Path out, boolean resume,
+                         int mappingEpochs) {
+        /** Without a mapping network. */
+        public Config(Path data, String category, String teacher, Preset preset, int epochs, int batch, double lr,
+                      long seed, FusionSemantics semantics, boolean calibrateTeacher, Path out, boolean resume) {
+            this(data, category, teacher, preset, epochs, batch, lr, seed, semantics, calibrateTeacher, out, resume, 0);
+        }
+
         public Config {
+            if (mappingEpochs < 0) throw new IllegalArgumentException("--mapping-epochs must be >= 0");
             if (epochs < 1) throw new IllegalArgumentException("--epochs must be >= 1");
             if (batch < 2) throw new IllegalArgumentException("--batch must be >= 2 (batch norm in training mode needs more than one sample)");
             if (!(lr > 0)) throw new IllegalArgumentException("--lr must be > 0");
@@ -232,6 +240,7 @@ public final class TrainingRun {
         }
 
         model.train(false);
+        if (c.mappingEpochs() > 0) trainMapping(be, model, c, train, cache, seed, listener);
         NormalizationStats stats = validationStats(be, model, ds, val, size);
         StringBuilder line = new StringBuilder("validation statistics (both modalities):");
         for (String b : stats.branches()) {
@@ -242,6 +251,44 @@ public final class TrainingRun {
                 + " modes per branch");
         ModelFiles.save(model, c.out(), teacherSource, stats.toJson());
         return new Result(model, stats, teacherSource, Math.max(startEpoch, c.epochs()));
+    }
+
+    /**
+     * The optional few-modal mapping network (§17.2 item 5), trained after the students on the same training samples
+     * and batch size, with its own shuffle ({@code new Random(seed·1000003 + 7919·(epoch+1))} per mapping epoch).
+     */
+    private static void trainMapping(Backend be, CrdModel model, Config c, List<MvtecDataset.Sample> train, InputCache cache,
+                                     long seed, Listener listener) throws IOException {
+        long t0 = System.nanoTime();
+        MappingTrainer mt = new MappingTrainer(be, model, new NnContext(be, DType.FLOAT32, seed + 17), c.lr());
+        long params = mt.network().parameterCount();
+        for (int e = 0; e < c.mappingEpochs(); e++) {
+            List<Integer> order = new ArrayList<>();
+            for (int i = 0; i < train.size(); i++) order.add(i);
+            Collections.shuffle(order, new Random(seed * 1000003L + 7919L * (e + 1)));
+            double a = 0, b = 0;
+            int steps = 0;
+            for (int i = 0; i < order.size(); i += c.batch()) {
+                List<Integer> bi = order.subList(i, Math.min(order.size(), i + c.batch()));
+                if (bi.size() < 2) continue;
+                List<HostTensor> xs = new ArrayList<>(), ys = new ArrayList<>();
+                for (int k : bi) {
+                    MvtecDataset.Inputs in = cache.get(k, train.get(k));
+                    xs.add(in.rgb());
+                    ys.add(in.second());
+                }
+                try (Tensor x = be.fromHost(MvtecDataset.stack(xs)); Tensor y = be.fromHost(MvtecDataset.stack(ys))) {
+                    MappingTrainer.StepLosses l = mt.step(x, y);
+                    a += l.toRgb();
+                    b += l.toSecond();
+                    steps++;
+                }
+            }
+            listener.log(String.format(java.util.Locale.ROOT, "mapping network epoch %d/%d: loss to rgb %.5f, to %s %.5f",
+                    e + 1, c.mappingEpochs(), a / Math.max(1, steps), model.secondModality().key(), b / Math.max(1, steps)));
+        }
+        listener.log(String.format(java.util.Locale.ROOT, "mapping network: %d parameters, %d epochs in %.1f s",
+                params, c.mappingEpochs(), (System.nanoTime() - t0) / 1e9));
     }
 
     public static String hms(double secs) {
