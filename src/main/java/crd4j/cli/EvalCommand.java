@@ -6,7 +6,10 @@ import crd4j.io.AtomicDirectory;
 import crd4j.io.AtomicFiles;
 import crd4j.io.WeightsFormatException;
 import crd4j.report.CategoryTable;
+import crd4j.detect.MissingStrategy;
 import crd4j.report.Evaluation;
+import crd4j.report.FewModalEvaluation;
+import crd4j.report.MissingMask;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -75,9 +78,73 @@ final class EvalCommand implements Callable<Integer> {
             description = "Sample panels in report.html, worst misses first (default: ${DEFAULT-VALUE}).")
     int reportSamples;
 
+    @Option(names = "--missing", paramLabel = "none|rgb|3d[,…]",
+            description = "Also score every test part without that modality (rgb, or 3d: the depth or normals input), under each"
+                    + " --missing-strategy; a comma list gives several settings.")
+    String missing;
+
+    @Option(names = "--missing-rate", paramLabel = "R[,R…]",
+            description = "Also score with a random share R of the test parts missing a modality (--missing-type), drawn per --seeds,"
+                    + " e.g. 0.3,0.5,0.7: the table gives the mean ± std over seeds.")
+    String missingRate;
+
+    @Option(names = "--missing-type", defaultValue = "both", paramLabel = "rgb|3d|both",
+            description = "With --missing-rate: which modality the chosen parts lose; both = half of them lose RGB, half 3D"
+                    + " (default: ${DEFAULT-VALUE}).")
+    String missingType;
+
+    @Option(names = "--seeds", defaultValue = "0,1,2", description = "With --missing-rate: the seeds of the random masks (default: ${DEFAULT-VALUE}).")
+    String seeds;
+
+    @Option(names = "--missing-strategy", defaultValue = "filter", paramLabel = "S[,S…]",
+            description = "What stands in for a missing modality: filter (default), amplifier, mapping, zero, drop; a comma list"
+                    + " evaluates each (see crd detect --help).")
+    String missingStrategy;
+
+    /** The few-modal settings asked for, in option order (empty: the complete evaluation only). */
+    List<FewModalEvaluation.Spec> specs() {
+        List<FewModalEvaluation.Spec> out = new ArrayList<>();
+        List<MissingStrategy> strategies = new ArrayList<>();
+        for (String s : missingStrategy.split(",")) strategies.add(MissingStrategy.parse(s.strip()));
+        if (missing != null) {
+            for (String m : missing.split(",")) {
+                switch (m.strip().toLowerCase(Locale.ROOT)) {
+                    case "none" -> { }
+                    case "rgb" -> strategies.forEach(st -> out.add(FewModalEvaluation.Spec.allOrNothing(Evaluation.Withheld.RGB, st)));
+                    case "3d", "depth", "normals", "second" ->
+                            strategies.forEach(st -> out.add(FewModalEvaluation.Spec.allOrNothing(Evaluation.Withheld.SECOND, st)));
+                    default -> throw new IllegalArgumentException("--missing: expected none, rgb or 3d, found '" + m + "'");
+                }
+            }
+        }
+        if (missingRate != null) {
+            MissingMask.Type type = MissingMask.Type.parse(missingType);
+            List<Long> seedList = new ArrayList<>();
+            for (String s : seeds.split(",")) {
+                try {
+                    seedList.add(Long.parseLong(s.strip()));
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("--seeds: expected integers separated by commas, found '" + seeds + "'");
+                }
+            }
+            for (String r : missingRate.split(",")) {
+                double rate;
+                try {
+                    rate = Double.parseDouble(r.strip());
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("--missing-rate: expected rates in [0, 1] separated by commas, found '" + missingRate + "'");
+                }
+                if (!(rate >= 0 && rate <= 1)) throw new IllegalArgumentException("--missing-rate: expected rates in [0, 1], found " + r.strip());
+                for (MissingStrategy st : strategies) out.add(FewModalEvaluation.Spec.random(type, rate, st, seedList));
+            }
+        }
+        return out;
+    }
+
     @Override
     public Integer call() throws Exception {
         List<String> categories = categories(category);
+        List<FewModalEvaluation.Spec> specs = specs();
         if (categories.size() > 1 && !model.contains(PLACEHOLDER)) {
             throw new IllegalArgumentException("--model: with several categories the path must contain " + PLACEHOLDER
                     + " (e.g. runs/" + PLACEHOLDER + ".crd4j), found '" + model + "'");
@@ -87,8 +154,9 @@ final class EvalCommand implements Callable<Integer> {
         Consumer<String> progress = common.verbose ? line -> System.err.println("crd eval: " + line) : line -> {};
         if (categories.size() == 1) {
             String c = categories.get(0);
-            Evaluation ev = evaluate(be, c, progress);
+            Evaluation ev = evaluate(be, c, specs, progress);
             System.out.print(ev.table());
+            System.out.print(ev.settingsTable());
             ev.writeTo(out, outputs);
             System.out.println("wrote " + out.resolve("metrics.json") + (outputs.report() ? " and report.html" : "")
                     + (saveMaps ? " and maps/, gt/" : ""));
@@ -106,8 +174,9 @@ final class EvalCommand implements Callable<Integer> {
         try (AtomicDirectory dir = AtomicDirectory.stage(out)) {
             for (String c : categories) {
                 System.out.println("== " + c);
-                Evaluation ev = evaluate(be, c, progress);
+                Evaluation ev = evaluate(be, c, specs, progress);
                 System.out.print(ev.table());
+                System.out.print(ev.settingsTable());
                 ev.writeTo(dir, c, outputs);   // written now, so that only one category's maps are in memory
                 rows.add(ev.summary());
             }
@@ -123,9 +192,10 @@ final class EvalCommand implements Callable<Integer> {
         return 0;
     }
 
-    private Evaluation evaluate(Backend be, String c, Consumer<String> progress) throws java.io.IOException {
+    private Evaluation evaluate(Backend be, String c, List<FewModalEvaluation.Spec> specs, Consumer<String> progress)
+            throws java.io.IOException {
         long t0 = System.nanoTime();
-        Evaluation ev = Evaluation.run(modelFile(c), be, data, c, progress);
+        Evaluation ev = Evaluation.run(modelFile(c), be, data, c, specs, progress);
         System.err.printf(Locale.ROOT, "crd eval: %s: scored %d test samples in %.1f s%n", c, ev.samples().size(),
                 (System.nanoTime() - t0) / 1e9);
         return ev;

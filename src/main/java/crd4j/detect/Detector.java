@@ -113,7 +113,7 @@ public final class Detector implements AutoCloseable {
             }
         }
         List<AnomalyScoring.Planned> plan = AnomalyScoring.plan(model, sample.hasRgb(), sample.hasSecond(), strategy);
-        List<NormalizationStats.MeanStd> planStats = AnomalyScoring.statsFor(plan, stats, source);   // before any work
+        List<NormalizationStats.MeanStd> planStats = checkCanServe(plan, strategy);   // before any work
         HostTensor x = sample.hasRgb() ? convert(sample.rgb()) : null, y = sample.hasSecond() ? convert(sample.second()) : null;
         if (be instanceof DeviceMaps dm) return scoreOnDevice(dm, x, y, strategy, plan, planStats);
         Tensor xt = x == null ? null : be.fromHost(x), yt = y == null ? null : be.fromHost(y);
@@ -128,6 +128,24 @@ public final class Detector implements AutoCloseable {
             if (xt != null) xt.close();
             if (yt != null) yt.close();
         }
+    }
+
+    /**
+     * Checks, without scoring, that this detector can score a sample with the given modalities under {@code strategy}:
+     * the mapping network exists when asked for, and the validation statistics of every map the plan needs are stored.
+     * Each failure is one clear line (an IllegalArgumentException).
+     */
+    public void checkCanServe(boolean hasRgb, boolean hasSecond, MissingStrategy strategy) {
+        checkCanServe(AnomalyScoring.plan(model, hasRgb, hasSecond, strategy), strategy);
+    }
+
+    private List<NormalizationStats.MeanStd> checkCanServe(List<AnomalyScoring.Planned> plan, MissingStrategy strategy) {
+        boolean complete = plan.stream().allMatch(p -> p.mode() == BranchMode.REAL);
+        if (!complete && strategy == MissingStrategy.MAPPING && model.mapping() == null) {
+            throw new IllegalArgumentException("--missing-strategy mapping: " + (source == null ? "the model" : source)
+                    + " has no mapping network (train it with crd train --mapping)");
+        }
+        return AnomalyScoring.statsFor(plan, stats, source);
     }
 
     /** Whether a device backend records the whole scoring pass as a CUDA graph after two eager calls. */

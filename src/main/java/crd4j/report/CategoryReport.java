@@ -71,6 +71,8 @@ final class CategoryReport {
                 + "Gaussian σ = 4); rgb and ").append(Html.escape(second)).append(" = each branch's normalised map alone, "
                 + "smoothed the same way. Image scores are map maxima.</p>\n");
 
+        if (!ev.settings().isEmpty()) FewModalEvaluation.html(sb, ev.settings());
+
         sb.append("<h2>Curves</h2>\n");
         List<RocCurve> rocs = new ArrayList<>();
         List<ProCurve> pros = new ArrayList<>();

@@ -160,6 +160,12 @@ public final class Evaluation {
      */
     public static Evaluation run(Path modelFile, Backend be, Path dataRoot, String category, Consumer<String> progress)
             throws IOException {
+        return run(modelFile, be, dataRoot, category, List.of(), progress);
+    }
+
+    /** The same, plus the few-modal {@code specs} ({@link #runWithSettings}); no specs: the complete evaluation only. */
+    public static Evaluation run(Path modelFile, Backend be, Path dataRoot, String category, List<FewModalEvaluation.Spec> specs,
+                                 Consumer<String> progress) throws IOException {
         MvtecDataset ds = MvtecDataset.open(dataRoot, category);
         ds.samples("test");   // fails on a missing or empty test split before the (large) model is read
         ModelFiles.Loaded l = ModelFiles.load(modelFile, new NnContext(be, DType.FLOAT32, 0));
@@ -168,8 +174,8 @@ public final class Evaluation {
                     + " but " + ds.categoryDir() + " has " + ds.modality().key());
         }
         try (Detector det = Detector.of(l, modelFile, be)) {
-            return run(det, new ModelInfo(modelFile.getFileName().toString(), l.meta().path("teacher").asText("unknown")),
-                    ds, progress);
+            ModelInfo info = new ModelInfo(modelFile.getFileName().toString(), l.meta().path("teacher").asText("unknown"));
+            return specs.isEmpty() ? run(det, info, ds, progress) : runWithSettings(det, info, ds, specs, progress);
         }
     }
 
@@ -189,8 +195,50 @@ public final class Evaluation {
             throw new IllegalArgumentException(ds.categoryDir() + ": has " + ds.modality().key() + " data but the model ("
                     + model.name() + ") expects " + second.key());
         }
-        List<MvtecDataset.Sample> test = ds.samples("test");
-        int s = det.model().preset().size();
+        return run(new ScoredSplit(det, ds), model, setting, progress);
+    }
+
+    /**
+     * The complete evaluation of {@code ds} (both modalities) plus every few-modal setting of {@code specs}
+     * ({@link FewModalEvaluation}), each test sample scored once per (withheld modality, strategy). The settings go to
+     * {@link #settings()}, metrics.json ({@code "settings"}), the report and, with {@code saveMaps}, to
+     * {@code settings/<setting>/[seed-<k>/]maps/…}.
+     */
+    public static Evaluation runWithSettings(Detector det, ModelInfo model, MvtecDataset ds, List<FewModalEvaluation.Spec> specs,
+                                             Consumer<String> progress) throws IOException {
+        if (det.model().secondModality() != ds.modality()) {
+            throw new IllegalArgumentException(ds.categoryDir() + ": has " + ds.modality().key() + " data but the model ("
+                    + model.name() + ") expects " + det.model().secondModality().key());
+        }
+        for (FewModalEvaluation.Spec spec : specs) {   // every setting's needs, before anything is scored
+            boolean rgbMissing = spec.type() == null ? spec.withheld() == Withheld.RGB : spec.type() != MissingMask.Type.SECOND;
+            boolean secondMissing = spec.type() == null ? spec.withheld() == Withheld.SECOND : spec.type() != MissingMask.Type.RGB;
+            if (rgbMissing) det.checkCanServe(false, true, spec.strategy());
+            if (secondMissing) det.checkCanServe(true, false, spec.strategy());
+        }
+        ScoredSplit split = new ScoredSplit(det, ds);
+        Evaluation complete = run(split, model, Setting.COMPLETE, progress);
+        complete.settings = FewModalEvaluation.run(split, model, specs, progress, (spec, seed, ev) ->
+                complete.settingEvaluations.put(slug(spec) + (seed == null ? "" : "/seed-" + seed), ev));
+        return complete;
+    }
+
+    private static String slug(FewModalEvaluation.Spec s) {
+        String what = s.type() == null ? s.withheld().name().toLowerCase(Locale.ROOT) : s.type().key();
+        return "missing-" + what + (s.type() == null ? "" : "-" + Math.round(100 * s.rate())) + "-" + s.strategy().key();
+    }
+
+    private List<FewModalEvaluation.Result> settings = List.of();
+    /** Each (setting, seed) evaluation by its output folder below settings/ (for --save-maps). */
+    private final Map<String, Evaluation> settingEvaluations = new LinkedHashMap<>();
+
+    /** The few-modal settings evaluated with {@link #runWithSettings}; empty otherwise. */
+    public List<FewModalEvaluation.Result> settings() { return settings; }
+
+    /** {@link #run(Detector, ModelInfo, MvtecDataset, Setting, Consumer)} on a split whose results may be reused. */
+    static Evaluation run(ScoredSplit split, ModelInfo model, Setting setting, Consumer<String> progress) throws IOException {
+        Detector det = split.detector();
+        List<MvtecDataset.Sample> test = split.samples();
         List<Scored> scored = new ArrayList<>();
         Map<String, List<double[]>> maps = new LinkedHashMap<>();
         maps.put(FUSED, new ArrayList<>());
@@ -198,10 +246,8 @@ public final class Evaluation {
         List<int[]> gts = new ArrayList<>();
         for (int i = 0; i < test.size(); i++) {
             MvtecDataset.Sample smp = test.get(i);
-            MvtecDataset.Inputs in = ds.load(smp, s);
             Withheld w = setting.withheld().apply(i);
-            Sample sample = Sample.of(w == Withheld.RGB ? null : in.rgb(), w == Withheld.SECOND ? null : in.second());
-            Detector.Result r = det.score(sample, setting.strategy());
+            Detector.Result r = split.score(i, w, setting.strategy());
             Map<String, Double> bs = new LinkedHashMap<>();
             Map<String, BranchMode> modes = new LinkedHashMap<>();
             for (AnomalyScoring.BranchScore b : r.branches()) {
@@ -214,20 +260,14 @@ public final class Evaluation {
                 AnomalyScoring.BranchScore bsc = r.branch(b);
                 if (bsc != null) maps.get(b).add(bsc.map());
             }
-            gts.add(binary(in.gt()));
+            gts.add(split.gt(i));
             progress.accept(String.format(Locale.ROOT, "%d/%d %s/%s score %.4f", i + 1, test.size(), smp.defect(), smp.stem(), r.score()));
         }
         // a branch evaluated alone only where it contributed to every sample (not under drop/zero with a missing modality)
         maps.values().removeIf(l -> l.size() != test.size());
+        MvtecDataset ds = split.dataset();
         String category = ds.categoryDir().getFileName().toString();
-        return new Evaluation(category, ds, model, det.model().preset().name(), s, scored, maps, gts);
-    }
-
-    private static int[] binary(HostTensor gt) {
-        float[] g = gt.floats();
-        int[] gi = new int[g.length];
-        for (int k = 0; k < g.length; k++) gi[k] = g[k] > 0.5f ? 1 : 0;
-        return gi;
+        return new Evaluation(category, ds, model, det.model().preset().name(), split.size(), scored, maps, gts);
     }
 
     // ------------------------------------------------------------------------------------------------ results
@@ -299,12 +339,16 @@ public final class Evaluation {
         ObjectMapper json = new ObjectMapper();
         ObjectNode root = json.createObjectNode();
         for (Map.Entry<String, MetricSet> e : metrics.entrySet()) metricsNode(root.putObject(e.getKey()), e.getValue());
+        if (!settings.isEmpty()) FewModalEvaluation.json(root.putArray("settings"), settings, modality());
         try {
             return json.writerWithDefaultPrettyPrinter().writeValueAsString(root).getBytes(StandardCharsets.UTF_8);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
     }
+
+    /** The few-modal settings' text table (fused detector), or "" when there are none. */
+    public String settingsTable() { return settings.isEmpty() ? "" : FewModalEvaluation.table(settings); }
 
     /** The metrics as the fixed-width text table {@code crd eval} prints (fractions, 4 decimals). */
     public String table() {
@@ -337,20 +381,26 @@ public final class Evaluation {
             files.put("report.html", f -> AtomicFiles.write(f, reportHtml(o.reportSamples()).getBytes(StandardCharsets.UTF_8)));
         }
         if (o.saveMaps()) {
-            for (int i = 0; i < scored.size(); i++) {
-                MvtecDataset.Sample smp = scored.get(i).sample();
-                String rel = smp.defect() + "/" + smp.stem() + ".npy";
-                double[] map = fusedMap(i);
-                int[] g = gts.get(i);
-                files.put("maps/" + rel, f -> Npy.write(f, HostTensor.of(map, size, size)));
-                files.put("gt/" + rel, f -> {
-                    float[] gf = new float[g.length];
-                    for (int k = 0; k < g.length; k++) gf[k] = g[k];
-                    Npy.write(f, HostTensor.of(gf, size, size));
-                });
-            }
+            settingEvaluations.forEach((dir, ev) -> ev.mapFiles("settings/" + dir + "/", files));
+            mapFiles("", files);
         }
         return files;
+    }
+
+    /** {@code <prefix>maps/<defect>/<stem>.npy} (fused smoothed map) and {@code <prefix>gt/…} (binarised GT) of every sample. */
+    private void mapFiles(String prefix, Map<String, AtomicDirectory.FileWriter> files) {
+        for (int i = 0; i < scored.size(); i++) {
+            MvtecDataset.Sample smp = scored.get(i).sample();
+            String rel = smp.defect() + "/" + smp.stem() + ".npy";
+            double[] map = fusedMap(i);
+            int[] g = gts.get(i);
+            files.put(prefix + "maps/" + rel, f -> Npy.write(f, HostTensor.of(map, size, size)));
+            files.put(prefix + "gt/" + rel, f -> {
+                float[] gf = new float[g.length];
+                for (int k = 0; k < g.length; k++) gf[k] = g[k];
+                Npy.write(f, HostTensor.of(gf, size, size));
+            });
+        }
     }
 
     /** Writes {@link #files} into {@code out}, all or nothing ({@link AtomicDirectory}). */
