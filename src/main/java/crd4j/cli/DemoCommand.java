@@ -9,7 +9,9 @@ import crd4j.io.AtomicFiles;
 import crd4j.model.FusionSemantics;
 import crd4j.model.Preset;
 import crd4j.report.CategoryTable;
+import crd4j.detect.MissingStrategy;
 import crd4j.report.Evaluation;
+import crd4j.report.FewModalEvaluation;
 import crd4j.train.TrainingRun;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -105,6 +107,7 @@ final class DemoCommand implements Callable<Integer> {
                 String.join(",", categories), data, secs(t0));
 
         List<Evaluation.Summary> results = new ArrayList<>();
+        List<List<FewModalEvaluation.Result>> fewModal = new ArrayList<>();
         for (String cat : categories) {
             Path model = out.resolve("models").resolve(cat + ".crd4j");
             Files.createDirectories(model.getParent());
@@ -116,16 +119,25 @@ final class DemoCommand implements Callable<Integer> {
                 TrainingRun.run(be, c, tp);
             }
             System.err.printf(Locale.ROOT, "crd demo: 3/3 evaluating %s (%.0f s so far)%n", cat, secs(t0));
-            results.add(evaluate(be, data, cat, model, out.resolve("eval").resolve(cat)));
+            Evaluation ev = evaluate(be, data, cat, model, out.resolve("eval").resolve(cat));
+            results.add(ev.summary());
+            fewModal.add(ev.settings());
         }
-        printSummary(results, secs(t0));
+        printSummary(results, fewModal, secs(t0));
         return 0;
     }
 
-    private Evaluation.Summary evaluate(Backend be, Path data, String cat, Path model, Path dir) throws IOException {
-        Evaluation ev = Evaluation.run(model, be, data, cat, line -> { });
+    /** The few-modal rows: every test part scored without its 3D input, then without its RGB (filter strategy). */
+    static final List<FewModalEvaluation.Spec> FEW_MODAL = List.of(
+            FewModalEvaluation.Spec.allOrNothing(Evaluation.Withheld.SECOND, MissingStrategy.FILTER),
+            FewModalEvaluation.Spec.allOrNothing(Evaluation.Withheld.RGB, MissingStrategy.FILTER));
+    static final List<String> FEW_MODAL_LABELS = List.of("RGB only (3D estimated)", "3D only (RGB estimated)");
+    static final List<String> FEW_MODAL_KEYS = List.of("rgb_only_3d_estimated", "3d_only_rgb_estimated");
+
+    private Evaluation evaluate(Backend be, Path data, String cat, Path model, Path dir) throws IOException {
+        Evaluation ev = Evaluation.run(model, be, data, cat, FEW_MODAL, line -> { });
         ev.writeTo(dir, Evaluation.Outputs.DEFAULT);
-        return ev.summary();
+        return ev;
     }
 
     /** Refuses a non-empty directory that is not an earlier demo's output; removes an earlier demo's output. */
@@ -148,7 +160,8 @@ final class DemoCommand implements Callable<Integer> {
         Files.writeString(out.resolve(MARKER), "output of crd demo; the next crd demo with this --out replaces this directory's contents\n");
     }
 
-    private void printSummary(List<Evaluation.Summary> results, double seconds) throws IOException {
+    private void printSummary(List<Evaluation.Summary> results, List<List<FewModalEvaluation.Result>> fewModal, double seconds)
+            throws IOException {
         ObjectMapper json = new ObjectMapper();
         ObjectNode root = json.createObjectNode();
         root.put("preset", preset);
@@ -157,13 +170,23 @@ final class DemoCommand implements Callable<Integer> {
         root.put("seconds", seconds);
         ObjectNode cats = root.putObject("categories");
         System.out.println();
-        System.out.printf(Locale.ROOT, "%-10s %-9s %8s %8s %8s %8s %11s%n", "category", "detector", "I-AUROC", "I-AP", "P-AUROC", "P-AP", "AU-PRO@0.3");
+        System.out.printf(Locale.ROOT, "%-10s %-24s %8s %8s %8s %8s %11s%n", "category", "detector", "I-AUROC", "I-AP", "P-AUROC", "P-AP", "AU-PRO@0.3");
         boolean met = true;
-        for (Evaluation.Summary r : results) {
+        List<List<MetricSet>> fewModalFused = new ArrayList<>();
+        for (int k = 0; k < FEW_MODAL.size(); k++) fewModalFused.add(new ArrayList<>());
+        for (int ci = 0; ci < results.size(); ci++) {
+            Evaluation.Summary r = results.get(ci);
             ObjectNode c = cats.putObject(r.category());
             for (var d : r.metrics().entrySet()) {
                 Evaluation.metricsNode(c.putObject(d.getKey()), d.getValue());
                 printRow(r.category(), d.getKey(), d.getValue());
+            }
+            ObjectNode fm = c.putObject("few_modal");
+            for (int k = 0; k < FEW_MODAL.size(); k++) {
+                MetricSet m = fewModal.get(ci).get(k).mean().get(Evaluation.FUSED);
+                fewModalFused.get(k).add(m);
+                Evaluation.metricsNode(fm.putObject(FEW_MODAL_KEYS.get(k)), m);
+                printLabelled(r.category(), FEW_MODAL_LABELS.get(k), m);
             }
             double fused = r.metrics().get(Evaluation.FUSED).iAuroc();
             boolean ok = fused >= 0.95;
@@ -176,6 +199,12 @@ final class DemoCommand implements Callable<Integer> {
                 Evaluation.metricsNode(mean.putObject(d.getKey()), d.getValue());
                 printRow("mean", d.getKey(), d.getValue());
             }
+            ObjectNode fm = mean.putObject("few_modal");
+            for (int k = 0; k < FEW_MODAL.size(); k++) {
+                MetricSet m = FewModalEvaluation.meanOf(fewModalFused.get(k));
+                Evaluation.metricsNode(fm.putObject(FEW_MODAL_KEYS.get(k)), m);
+                printLabelled("mean", FEW_MODAL_LABELS.get(k), m);
+            }
         }
         root.put("target_met", met);
         AtomicFiles.write(out.resolve("summary.json"),
@@ -185,8 +214,11 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private static void printRow(String category, String detector, MetricSet m) {
-        String label = detector.equals(Evaluation.FUSED) ? detector : detector + " only";
-        System.out.printf(Locale.ROOT, "%-10s %-9s %8.3f %8.3f %8.3f %8.3f %11.3f%n", category, label, m.iAuroc(), m.iAp(),
+        printLabelled(category, detector.equals(Evaluation.FUSED) ? "fused" : detector + " branch alone", m);
+    }
+
+    private static void printLabelled(String category, String label, MetricSet m) {
+        System.out.printf(Locale.ROOT, "%-10s %-24s %8.3f %8.3f %8.3f %8.3f %11.3f%n", category, label, m.iAuroc(), m.iAp(),
                 m.pAuroc(), m.pAp(), m.auPro30());
     }
 

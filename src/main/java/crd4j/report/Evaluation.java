@@ -339,12 +339,48 @@ public final class Evaluation {
         ObjectMapper json = new ObjectMapper();
         ObjectNode root = json.createObjectNode();
         for (Map.Entry<String, MetricSet> e : metrics.entrySet()) metricsNode(root.putObject(e.getKey()), e.getValue());
-        if (!settings.isEmpty()) FewModalEvaluation.json(root.putArray("settings"), settings, modality());
+        if (!settings.isEmpty()) {
+            // few-modal evaluations add the settings and, for the complete one, the per-defect-type image AUROC
+            ObjectNode pd = root.putObject("per_defect_i_auroc");
+            perDefectIAuroc().forEach((det, row) -> {
+                ObjectNode d = pd.putObject(det);
+                row.forEach((defect, v) -> { if (Double.isNaN(v)) d.putNull(defect); else d.put(defect, v); });
+            });
+            FewModalEvaluation.json(root.putArray("settings"), settings, modality());
+        }
         try {
             return json.writerWithDefaultPrettyPrinter().writeValueAsString(root).getBytes(StandardCharsets.UTF_8);
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /**
+     * Image-level AUROC of each detector on the good test parts against each defect type's parts alone (a colour stain
+     * is visible in RGB only, a dent in 3D only: §17.3's diagnostic of each modality's blind spot); NaN where a
+     * defect type or the good parts are absent.
+     */
+    public Map<String, Map<String, Double>> perDefectIAuroc() {
+        Map<String, Map<String, Double>> out = new LinkedHashMap<>();
+        java.util.TreeSet<String> defects = new java.util.TreeSet<>();
+        for (Scored s : scored) if (s.defective()) defects.add(s.sample().defect());
+        for (String det : maps.keySet()) {
+            Map<String, Double> row = new LinkedHashMap<>();
+            for (String defect : defects) {
+                List<Double> sc = new ArrayList<>();
+                List<Integer> lab = new ArrayList<>();
+                for (Scored s : scored) {
+                    if (s.defective() && !s.sample().defect().equals(defect)) continue;
+                    sc.add(det.equals(FUSED) ? s.score() : s.branchScores().get(det));
+                    lab.add(s.defective() ? 1 : 0);
+                }
+                boolean both = lab.contains(0) && lab.contains(1);
+                row.put(defect, both ? Metrics.rocAuc(sc.stream().mapToDouble(Double::doubleValue).toArray(),
+                        lab.stream().mapToInt(Integer::intValue).toArray()) : Double.NaN);
+            }
+            out.put(det, row);
+        }
+        return out;
     }
 
     /** The few-modal settings' text table (fused detector), or "" when there are none. */

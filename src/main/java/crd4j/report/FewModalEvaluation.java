@@ -51,7 +51,7 @@ public final class FewModalEvaluation {
 
     /** The metrics of one setting: per seed (one entry for all-or-nothing), and their mean and std per detector. */
     public record Result(Spec spec, String name, List<Map<String, MetricSet>> perSeed, Map<String, MetricSet> mean,
-                         Map<String, MetricSet> std) {}
+                         Map<String, MetricSet> std, Map<String, Double> perDefectIAuroc) {}
 
     /** Scores and evaluates every spec on {@code split}; {@code onEvaluation} sees each setting's evaluation (e.g. to save its maps). */
     static List<Result> run(ScoredSplit split, Evaluation.ModelInfo model, List<Spec> specs, Consumer<String> progress,
@@ -62,12 +62,14 @@ public final class FewModalEvaluation {
         for (Spec spec : specs) {
             String name = spec.name(second);
             List<Map<String, MetricSet>> perSeed = new ArrayList<>();
+            Map<String, Double> perDefect = new java.util.TreeMap<>();
             List<Long> seeds = spec.type() == null ? java.util.Collections.singletonList(null) : spec.seeds();
             for (Long seed : seeds) {
                 Evaluation.Withheld[] mask = spec.type() == null ? null : MissingMask.of(n, spec.rate(), spec.type(), seed);
                 Evaluation.Setting setting = new Evaluation.Setting(name, i -> mask == null ? spec.withheld() : mask[i], spec.strategy());
                 Evaluation ev = Evaluation.run(split, model, setting, line -> {});
                 perSeed.add(ev.metrics());
+                ev.perDefectIAuroc().get(Evaluation.FUSED).forEach((d, v) -> perDefect.merge(d, v / seeds.size(), Double::sum));
                 onEvaluation.accept(spec, seed, ev);
                 progress.accept(name + (seed == null ? "" : " seed " + seed) + ": fused I-AUROC "
                         + String.format(Locale.ROOT, "%.4f", ev.metrics().get(Evaluation.FUSED).iAuroc()));
@@ -79,7 +81,7 @@ public final class FewModalEvaluation {
                 mean.put(det, meanOf(ms));
                 std.put(det, stdOf(ms, mean.get(det)));
             }
-            out.add(new Result(spec, name, perSeed, mean, std));
+            out.add(new Result(spec, name, perSeed, mean, std, perDefect));
         }
         return out;
     }
@@ -91,7 +93,7 @@ public final class FewModalEvaluation {
     }
 
     /** The mean of each metric over {@code ms}. */
-    static MetricSet meanOf(List<MetricSet> ms) {
+    public static MetricSet meanOf(List<MetricSet> ms) {
         double[] acc = new double[Html.values(ms.get(0)).length];
         for (MetricSet x : ms) {
             double[] v = Html.values(x);
@@ -131,6 +133,8 @@ public final class FewModalEvaluation {
             ObjectNode mean = o.putObject("mean"), std = o.putObject("std");
             r.mean().forEach((d, m) -> Evaluation.metricsNode(mean.putObject(d), m));
             r.std().forEach((d, m) -> Evaluation.metricsNode(std.putObject(d), m));
+            ObjectNode pd = o.putObject("per_defect_i_auroc");   // fused, mean over seeds
+            r.perDefectIAuroc().forEach((d, v) -> { if (Double.isNaN(v)) pd.putNull(d); else pd.put(d, v); });
             ArrayNode per = o.putArray("per_seed");
             for (int k = 0; k < r.perSeed().size(); k++) {
                 ObjectNode e = per.addObject();

@@ -48,7 +48,16 @@ class DemoCommandTest {
         for (String det : new String[]{"fused", "rgb", "depth"}) {
             assertEquals(metrics.path(det).path("i_auroc").asDouble(), summary.path("categories").path("puck").path(det).path("i_auroc").asDouble(), 0, det);
         }
-        assertTrue(stdout.contains("rgb only") && stdout.contains("depth only") && stdout.contains("fused"), stdout);
+        assertTrue(stdout.contains("rgb branch alone") && stdout.contains("depth branch alone") && stdout.contains("fused"), stdout);
+        assertTrue(stdout.contains("RGB only (3D estimated)") && stdout.contains("3D only (RGB estimated)"), stdout);
+        for (String k : new String[]{"rgb_only_3d_estimated", "3d_only_rgb_estimated"}) {
+            JsonNode row = summary.path("categories").path("puck").path("few_modal").path(k);
+            assertTrue(row.path("i_auroc").isNumber(), k + ": " + row);
+        }
+        JsonNode settings = metrics.path("settings");
+        assertEquals("depth", settings.get(0).path("missing").asText());
+        assertEquals(settings.get(0).path("mean").path("fused").path("i_auroc").asDouble(),
+                summary.path("categories").path("puck").path("few_modal").path("rgb_only_3d_estimated").path("i_auroc").asDouble(), 0);
         assertTrue(stdout.contains("target (fused I-AUROC >= 0.95"), stdout);
         boolean met = summary.path("target_met").asBoolean();
         assertEquals(met, stdout.contains(": met"), stdout);
