@@ -3,6 +3,7 @@ package crd4j.cli;
 import crd4j.backend.Backend;
 import crd4j.model.FusionSemantics;
 import crd4j.model.Preset;
+import crd4j.train.ReverseDistillationTraining;
 import crd4j.train.TrainingRun;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -73,17 +74,33 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--mapping-epochs", defaultValue = "10", description = "Epochs of the mapping network with --mapping (default: ${DEFAULT-VALUE}).")
     int mappingEpochs;
 
+    @Option(names = "--modalities", paramLabel = "rgb,3d | rgb | depth | normals",
+            description = "Both (default: a CRD model), or one modality alone: a single-modality Reverse Distillation model (the"
+                    + " baseline a user without the second sensor would train; no --resume, no --mapping).")
+    String modalities;
+
     @Option(names = "--progress", defaultValue = "auto",
             description = "auto (a progress bar on a terminal, one line per epoch otherwise) | bar | lines (default: ${DEFAULT-VALUE}).")
     String progress;
+
+    /** The one modality of --modalities, or null for both (CRD). */
+    private String singleModality() {
+        if (modalities == null) return null;
+        java.util.List<String> m = java.util.Arrays.stream(modalities.split(",")).map(String::strip).toList();
+        if (m.size() == 2 && m.get(0).equals("rgb") && java.util.List.of("3d", "depth", "normals").contains(m.get(1))) return null;
+        if (m.size() == 1 && java.util.List.of("rgb", "depth", "normals").contains(m.get(0))) return m.get(0);
+        throw new IllegalArgumentException("--modalities: expected rgb,3d (both), rgb, depth or normals, found '" + modalities + "'");
+    }
 
     @Override
     public Integer call() throws Exception {
         Backend be = common.backend();
         TrainingRun.Config c = new TrainingRun.Config(data, category, teacher, resume ? null : Preset.byName(preset), epochs, batch, lr,
                 seed, FusionSemantics.parse(semantics), calibrateTeacher, out, resume, mapping ? mappingEpochs : 0);
+        String single = singleModality();
         try (TrainProgress p = TrainProgress.create(progress, "crd train")) {
-            TrainingRun.run(be, c, p);
+            if (single == null) TrainingRun.run(be, c, p);
+            else ReverseDistillationTraining.run(be, c, single, p);
         }
         System.out.println("wrote " + out);
         return 0;

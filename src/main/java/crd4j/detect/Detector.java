@@ -31,7 +31,7 @@ import java.util.Map;
  * }
  * }</pre>
  */
-public final class Detector implements AutoCloseable {
+public final class Detector implements Scorer, AutoCloseable {
     private final Backend be;
     private final CrdModel model;
     private final NormalizationStats stats;
@@ -67,6 +67,18 @@ public final class Detector implements AutoCloseable {
 
     public CrdModel model() { return model; }
 
+    @Override
+    public int size() { return model.preset().size(); }
+
+    @Override
+    public String presetName() { return model.preset().name(); }
+
+    @Override
+    public List<String> branchKeys() { return model.branchKeys(); }
+
+    @Override
+    public crd4j.model.Modality secondModality() { return model.secondModality(); }
+
     public NormalizationStats stats() { return stats; }
 
     /**
@@ -101,6 +113,7 @@ public final class Detector implements AutoCloseable {
     }
 
     /** Scores one sample; a missing modality is stood in for as {@code strategy} says (§17.2). */
+    @Override
     public synchronized Result score(Sample sample, MissingStrategy strategy) {
         if (closed) throw new IllegalStateException("detector is closed");
         int s = model.preset().size();
@@ -135,6 +148,7 @@ public final class Detector implements AutoCloseable {
      * the mapping network exists when asked for, and the validation statistics of every map the plan needs are stored.
      * Each failure is one clear line (an IllegalArgumentException).
      */
+    @Override
     public void checkCanServe(boolean hasRgb, boolean hasSecond, MissingStrategy strategy) {
         checkCanServe(AnomalyScoring.plan(model, hasRgb, hasSecond, strategy), strategy);
     }

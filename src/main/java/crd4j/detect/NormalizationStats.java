@@ -129,6 +129,14 @@ public final class NormalizationStats {
         return b.build();
     }
 
+    /** The statistics of one branch, {@code {"<branch>": {"mean": m, "std": s}}} (a single-modality model's). */
+    public static MeanStd single(JsonNode node, String branch, Path source) throws WeightsFormatException {
+        if (node == null || !node.isObject()) {
+            throw new WeightsFormatException(source, "metadata 'stats': missing (expected {\"" + branch + "\": {\"mean\": m, \"std\": s}})");
+        }
+        return meanStd(node.path(branch), branch, source);
+    }
+
     private static MeanStd meanStd(JsonNode n, String where, Path source) throws WeightsFormatException {
         double mean = field(n, where, "mean", source), std = field(n, where, "std", source);
         return new MeanStd(mean, std);

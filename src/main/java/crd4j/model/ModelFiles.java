@@ -107,6 +107,54 @@ public final class ModelFiles {
         }
     }
 
+    /** The metadata format of a single-modality Reverse Distillation model file. */
+    public static final String RD_FORMAT = "crd4j-rd-model";
+
+    /**
+     * A single-modality RD model file: {@code teacher.*}, {@code student.*} (the reference's RD names) and metadata
+     * {@code {"format": "crd4j-rd-model", "version": 1, "preset": {...}, "modalities": ["<m>"], "teacher": ...,
+     * "stats": null | {"<m>": {"mean": m, "std": s}}}}.
+     */
+    public static void saveReverseDistillation(ReverseDistillationModel m, Path file, String teacherSource, ObjectNode stats)
+            throws IOException {
+        Map<String, HostTensor> tensors = new LinkedHashMap<>();
+        put(tensors, "teacher.", m.teacher().stateDict());
+        put(tensors, "student.", m.student().stateDict());
+        ObjectNode meta = JSON.createObjectNode();
+        meta.put("format", RD_FORMAT);
+        meta.put("version", VERSION);
+        ObjectNode p = meta.putObject("preset");
+        p.put("name", m.preset().name());
+        p.put("base", m.preset().base());
+        p.put("size", m.preset().size());
+        meta.putArray("modalities").add(m.modality());
+        meta.put("teacher", teacherSource);
+        if (stats == null) meta.putNull("stats");
+        else meta.set("stats", stats);
+        ModelFile.write(file, tensors, meta);
+    }
+
+    public record LoadedReverseDistillation(ReverseDistillationModel model, ObjectNode meta) {}
+
+    /** Reads a file of {@link #saveReverseDistillation}. */
+    public static LoadedReverseDistillation loadReverseDistillation(ModelFile.Contents c, Path file, NnContext ctx) throws IOException {
+        ObjectNode meta = c.meta();
+        if (!RD_FORMAT.equals(meta.path("format").asText()) || meta.path("version").asInt(-1) != VERSION) {
+            throw new WeightsFormatException(file, "metadata 'format'/'version': expected " + RD_FORMAT + " version " + VERSION);
+        }
+        try {
+            Preset preset = new Preset(meta.path("preset").path("name").asText("custom"), meta.path("preset").path("base").asInt(),
+                    meta.path("preset").path("size").asInt());
+            ReverseDistillationModel m = new ReverseDistillationModel(ctx, preset, meta.path("modalities").path(0).asText("?"));
+            String name = file.getFileName().toString();
+            m.teacher().loadStateDict(c.tensors(), "teacher.", name);
+            m.student().loadStateDict(c.tensors(), "student.", name);
+            return new LoadedReverseDistillation(m, meta);
+        } catch (IllegalArgumentException e) {
+            throw new WeightsFormatException(file, "metadata: " + e.getMessage());
+        }
+    }
+
     /** True when the file starts like a safetensors file (8-byte header length then '{'), not like a .pth. */
     public static boolean looksLikeModelFile(Path file) throws IOException {
         try (var in = java.nio.file.Files.newInputStream(file)) {

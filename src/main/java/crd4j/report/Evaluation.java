@@ -9,7 +9,9 @@ import crd4j.detect.AnomalyScoring;
 import crd4j.detect.BranchMode;
 import crd4j.detect.Detector;
 import crd4j.detect.MissingStrategy;
+import crd4j.detect.NormalizationStats;
 import crd4j.detect.Sample;
+import crd4j.detect.Scorer;
 import crd4j.eval.MetricSet;
 import crd4j.eval.Metrics;
 import crd4j.eval.ProCurve;
@@ -168,7 +170,19 @@ public final class Evaluation {
                                  Consumer<String> progress) throws IOException {
         MvtecDataset ds = MvtecDataset.open(dataRoot, category);
         ds.samples("test");   // fails on a missing or empty test split before the (large) model is read
-        ModelFiles.Loaded l = ModelFiles.load(modelFile, new NnContext(be, DType.FLOAT32, 0));
+        crd4j.io.ModelFile.Contents contents = crd4j.io.ModelFile.read(modelFile);
+        if (ModelFiles.RD_FORMAT.equals(contents.meta().path("format").asText())) {
+            // the single-modality Reverse Distillation baseline: complete samples only
+            if (!specs.isEmpty()) throw new IllegalArgumentException(modelFile + ": a single-modality model; --missing and --missing-rate need a CRD model");
+            ModelFiles.LoadedReverseDistillation rd = ModelFiles.loadReverseDistillation(contents, modelFile, new NnContext(be, DType.FLOAT32, 0));
+            String m = rd.model().modality();
+            NormalizationStats.MeanStd st = NormalizationStats.single(rd.meta().get("stats"), m, modelFile);
+            try (crd4j.detect.ReverseDistillationDetector det = new crd4j.detect.ReverseDistillationDetector(be, rd.model(), st)) {
+                return run(det, new ModelInfo(modelFile.getFileName().toString(), rd.meta().path("teacher").asText("unknown")), ds,
+                        Setting.COMPLETE, progress);
+            }
+        }
+        ModelFiles.Loaded l = ModelFiles.fromContents(contents.tensors(), contents.meta(), modelFile, new NnContext(be, DType.FLOAT32, 0));
         if (l.model().secondModality() != ds.modality()) {
             throw new WeightsFormatException(modelFile, "model's second modality is " + l.model().secondModality().key()
                     + " but " + ds.categoryDir() + " has " + ds.modality().key());
@@ -188,13 +202,9 @@ public final class Evaluation {
      * Scores every test sample of {@code ds} in {@code setting} (some samples may be scored without one modality)
      * and evaluates. Detectors: "fused", then each branch whose map exists for every sample.
      */
-    public static Evaluation run(Detector det, ModelInfo model, MvtecDataset ds, Setting setting, Consumer<String> progress)
+    public static Evaluation run(Scorer det, ModelInfo model, MvtecDataset ds, Setting setting, Consumer<String> progress)
             throws IOException {
-        Modality second = det.model().secondModality();
-        if (second != ds.modality()) {
-            throw new IllegalArgumentException(ds.categoryDir() + ": has " + ds.modality().key() + " data but the model ("
-                    + model.name() + ") expects " + second.key());
-        }
+        checkData(det, model, ds);
         return run(new ScoredSplit(det, ds), model, setting, progress);
     }
 
@@ -204,12 +214,9 @@ public final class Evaluation {
      * {@link #settings()}, metrics.json ({@code "settings"}), the report and, with {@code saveMaps}, to
      * {@code settings/<setting>/[seed-<k>/]maps/…}.
      */
-    public static Evaluation runWithSettings(Detector det, ModelInfo model, MvtecDataset ds, List<FewModalEvaluation.Spec> specs,
+    public static Evaluation runWithSettings(Scorer det, ModelInfo model, MvtecDataset ds, List<FewModalEvaluation.Spec> specs,
                                              Consumer<String> progress) throws IOException {
-        if (det.model().secondModality() != ds.modality()) {
-            throw new IllegalArgumentException(ds.categoryDir() + ": has " + ds.modality().key() + " data but the model ("
-                    + model.name() + ") expects " + det.model().secondModality().key());
-        }
+        checkData(det, model, ds);
         for (FewModalEvaluation.Spec spec : specs) {   // every setting's needs, before anything is scored
             boolean rgbMissing = spec.type() == null ? spec.withheld() == Withheld.RGB : spec.type() != MissingMask.Type.SECOND;
             boolean secondMissing = spec.type() == null ? spec.withheld() == Withheld.SECOND : spec.type() != MissingMask.Type.RGB;
@@ -235,14 +242,21 @@ public final class Evaluation {
     /** The few-modal settings evaluated with {@link #runWithSettings}; empty otherwise. */
     public List<FewModalEvaluation.Result> settings() { return settings; }
 
+    private static void checkData(Scorer det, ModelInfo model, MvtecDataset ds) {
+        if (det.secondModality() != null && det.secondModality() != ds.modality()) {
+            throw new IllegalArgumentException(ds.categoryDir() + ": has " + ds.modality().key() + " data but the model ("
+                    + model.name() + ") expects " + det.secondModality().key());
+        }
+    }
+
     /** {@link #run(Detector, ModelInfo, MvtecDataset, Setting, Consumer)} on a split whose results may be reused. */
     static Evaluation run(ScoredSplit split, ModelInfo model, Setting setting, Consumer<String> progress) throws IOException {
-        Detector det = split.detector();
+        Scorer det = split.detector();
         List<MvtecDataset.Sample> test = split.samples();
         List<Scored> scored = new ArrayList<>();
         Map<String, List<double[]>> maps = new LinkedHashMap<>();
         maps.put(FUSED, new ArrayList<>());
-        for (String b : det.model().branchKeys()) maps.put(b, new ArrayList<>());
+        for (String b : det.branchKeys()) maps.put(b, new ArrayList<>());
         List<int[]> gts = new ArrayList<>();
         for (int i = 0; i < test.size(); i++) {
             MvtecDataset.Sample smp = test.get(i);
@@ -256,7 +270,7 @@ public final class Evaluation {
             }
             scored.add(new Scored(smp, r.score(), Collections.unmodifiableMap(bs), Collections.unmodifiableMap(modes), w));
             maps.get(FUSED).add(r.map());
-            for (String b : det.model().branchKeys()) {
+            for (String b : det.branchKeys()) {
                 AnomalyScoring.BranchScore bsc = r.branch(b);
                 if (bsc != null) maps.get(b).add(bsc.map());
             }
@@ -267,7 +281,7 @@ public final class Evaluation {
         maps.values().removeIf(l -> l.size() != test.size());
         MvtecDataset ds = split.dataset();
         String category = ds.categoryDir().getFileName().toString();
-        return new Evaluation(category, ds, model, det.model().preset().name(), split.size(), scored, maps, gts);
+        return new Evaluation(category, ds, model, det.presetName(), split.size(), scored, maps, gts);
     }
 
     // ------------------------------------------------------------------------------------------------ results

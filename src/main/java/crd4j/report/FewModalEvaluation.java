@@ -56,7 +56,7 @@ public final class FewModalEvaluation {
     /** Scores and evaluates every spec on {@code split}; {@code onEvaluation} sees each setting's evaluation (e.g. to save its maps). */
     static List<Result> run(ScoredSplit split, Evaluation.ModelInfo model, List<Spec> specs, Consumer<String> progress,
                             EvaluationSink onEvaluation) throws IOException {
-        Modality second = split.detector().model().secondModality();
+        Modality second = split.dataset().modality();
         int n = split.samples().size();
         List<Result> out = new ArrayList<>();
         for (Spec spec : specs) {

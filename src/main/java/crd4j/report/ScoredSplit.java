@@ -2,6 +2,7 @@ package crd4j.report;
 
 import crd4j.data.MvtecDataset;
 import crd4j.detect.Detector;
+import crd4j.detect.Scorer;
 import crd4j.detect.MissingStrategy;
 import crd4j.detect.Sample;
 
@@ -11,28 +12,28 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A category's test split scored by one {@link Detector}, sample by sample, with each result kept: a sample scored
+ * A category's test split scored by one {@link Scorer}, sample by sample, with each result kept: a sample scored
  * without the same modality under the same strategy is scored once however many evaluation settings use it (a complete
  * sample once in all). The inputs are read again only for a result not yet computed. Memory: every kept result holds
  * its 1 + B smoothed S×S maps (float64).
  */
 final class ScoredSplit {
-    private final Detector det;
+    private final Scorer det;
     private final MvtecDataset ds;
     private final List<MvtecDataset.Sample> test;
     private final int size;
     private final Map<String, Detector.Result> results = new HashMap<>();
     private final int[][] gts;
 
-    ScoredSplit(Detector det, MvtecDataset ds) throws IOException {
+    ScoredSplit(Scorer det, MvtecDataset ds) throws IOException {
         this.det = det;
         this.ds = ds;
         this.test = ds.samples("test");
-        this.size = det.model().preset().size();
+        this.size = det.size();
         this.gts = new int[test.size()][];
     }
 
-    Detector detector() { return det; }
+    Scorer detector() { return det; }
 
     MvtecDataset dataset() { return ds; }
 

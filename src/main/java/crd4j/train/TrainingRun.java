@@ -182,7 +182,7 @@ public final class TrainingRun {
             model.setSemantics(c.semantics());
             if (c.calibrateTeacher()) {
                 if (!c.teacher().equals("random")) throw new IllegalArgumentException("--calibrate-teacher: only with --teacher random");
-                calibrate(be, model, ds, train, p.size(), c.batch());
+                calibrate(be, model.teacher(), ds, train, p.size(), c.batch());
                 teacherSource += "+bn-calibrated";
                 listener.log("random teacher's batch-norm statistics estimated on " + train.size() + " training samples (both modalities)");
             }
@@ -296,7 +296,8 @@ public final class TrainingRun {
         return String.format(java.util.Locale.ROOT, "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
     }
 
-    private static void calibrate(Backend be, CrdModel model, MvtecDataset ds, List<MvtecDataset.Sample> train, int size, int batch)
+    /** A random teacher's batch-norm statistics estimated on the training images of both modalities. */
+    static void calibrate(Backend be, crd4j.model.WideResNetTeacher teacher, MvtecDataset ds, List<MvtecDataset.Sample> train, int size, int batch)
             throws IOException {
         List<Tensor> batches = new ArrayList<>();
         try {
@@ -310,7 +311,7 @@ public final class TrainingRun {
                 batches.add(be.fromHost(MvtecDataset.stack(xs)));
                 batches.add(be.fromHost(MvtecDataset.stack(ys)));
             }
-            model.teacher().calibrateBatchNorm(be, batches);
+            teacher.calibrateBatchNorm(be, batches);
         } finally {
             for (Tensor t : batches) t.close();
         }
@@ -371,7 +372,7 @@ public final class TrainingRun {
     }
 
     /** Keeps preprocessed training inputs in memory when they fit in 1 GiB; otherwise loads them per batch. */
-    private static final class InputCache {
+    static final class InputCache {
         private final MvtecDataset ds;
         private final int size;
         private final Map<Integer, MvtecDataset.Inputs> cache;

@@ -228,4 +228,33 @@ class FewModalCommandTest {
                 "--out", out.toString(), "--missing", "rgb"));
         assertFalse(Files.exists(out));
     }
+
+    @Test
+    void singleModalityReverseDistillationBaselineTrainsAndIsEvaluatedLikeACrdModel(@TempDir Path tmp) throws Exception {
+        for (String m : new String[]{"rgb", "depth"}) {
+            Path rd = tmp.resolve("rd-" + m + ".crd4j");
+            assertEquals(0, CrdCli.run("train", "--data", root.toString(), "--category", "cat", "--preset", "tiny", "--teacher", "random",
+                    "--epochs", "1", "--batch", "2", "--seed", "3", "--modalities", m, "--progress", "lines", "--threads", "1",
+                    "--out", rd.toString()));
+            ModelFile.Contents c = ModelFile.read(rd);
+            assertEquals(ModelFiles.RD_FORMAT, c.meta().path("format").asText());
+            assertTrue(c.meta().path("stats").path(m).path("std").asDouble() > 0);
+            assertTrue(c.tensors().keySet().stream().anyMatch(k -> k.startsWith("student.decoder.layer3.")));
+            Path out = tmp.resolve("eval-" + m);
+            assertEquals(0, CrdCli.run("eval", "--device", "cpu", "--data", root.toString(), "--category", "cat", "--model", rd.toString(),
+                    "--out", out.toString(), "--no-report"));
+            JsonNode metrics = JSON.readTree(out.resolve("metrics.json").toFile());
+            assertEquals(java.util.List.of("fused", m), iterable(metrics.fieldNames()));
+            // one branch: the fused map is that branch's normalised smoothed map
+            assertEquals(metrics.path("fused").path("i_auroc").asDouble(), metrics.path(m).path("i_auroc").asDouble(), 0);
+            assertEquals(2, CrdCli.run("eval", "--device", "cpu", "--data", root.toString(), "--category", "cat", "--model", rd.toString(),
+                    "--out", tmp.resolve("x-" + m).toString(), "--missing", "rgb"));
+        }
+    }
+
+    private static java.util.List<String> iterable(java.util.Iterator<String> it) {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        it.forEachRemaining(out::add);
+        return out;
+    }
 }
