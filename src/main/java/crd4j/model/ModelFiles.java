@@ -55,10 +55,7 @@ public final class ModelFiles {
         ObjectNode meta = JSON.createObjectNode();
         meta.put("format", FORMAT);
         meta.put("version", VERSION);
-        ObjectNode p = meta.putObject("preset");
-        p.put("name", model.preset().name());
-        p.put("base", model.preset().base());
-        p.put("size", model.preset().size());
+        presetNode(meta, model.preset());
         meta.putArray("modalities").add("rgb").add(model.secondModality().key());
         meta.put("teacher", teacherSource);
         meta.put("fusion_semantics", model.semantics().name().toLowerCase(java.util.Locale.ROOT));
@@ -66,6 +63,19 @@ public final class ModelFiles {
         if (stats == null) meta.putNull("stats");
         else meta.set("stats", stats);
         return meta;
+    }
+
+    private static void presetNode(ObjectNode meta, Preset preset) {
+        ObjectNode p = meta.putObject("preset");
+        p.put("name", preset.name());
+        p.put("base", preset.base());
+        p.put("size", preset.size());
+    }
+
+    /** The preset a model file's metadata names. */
+    private static Preset preset(ObjectNode meta) {
+        return new Preset(meta.path("preset").path("name").asText("custom"), meta.path("preset").path("base").asInt(),
+                meta.path("preset").path("size").asInt());
     }
 
     private static void put(Map<String, HostTensor> out, String prefix, Map<String, HostTensor> sd) {
@@ -87,8 +97,7 @@ public final class ModelFiles {
                     + ", found " + meta.path("format").asText("?") + " version " + meta.path("version").asText("?"));
         }
         try {
-            Preset preset = new Preset(meta.path("preset").path("name").asText("custom"), meta.path("preset").path("base").asInt(),
-                    meta.path("preset").path("size").asInt());
+            Preset preset = preset(meta);
             Modality second = Modality.parse(meta.path("modalities").path(1).asText("?"));
             CrdModel model = new CrdModel(ctx, preset, second);
             model.setSemantics(FusionSemantics.parse(meta.path("fusion_semantics").asText("detached")));
@@ -123,10 +132,7 @@ public final class ModelFiles {
         ObjectNode meta = JSON.createObjectNode();
         meta.put("format", RD_FORMAT);
         meta.put("version", VERSION);
-        ObjectNode p = meta.putObject("preset");
-        p.put("name", m.preset().name());
-        p.put("base", m.preset().base());
-        p.put("size", m.preset().size());
+        presetNode(meta, m.preset());
         meta.putArray("modalities").add(m.modality());
         meta.put("teacher", teacherSource);
         if (stats == null) meta.putNull("stats");
@@ -143,8 +149,7 @@ public final class ModelFiles {
             throw new WeightsFormatException(file, "metadata 'format'/'version': expected " + RD_FORMAT + " version " + VERSION);
         }
         try {
-            Preset preset = new Preset(meta.path("preset").path("name").asText("custom"), meta.path("preset").path("base").asInt(),
-                    meta.path("preset").path("size").asInt());
+            Preset preset = preset(meta);
             ReverseDistillationModel m = new ReverseDistillationModel(ctx, preset, meta.path("modalities").path(0).asText("?"));
             String name = file.getFileName().toString();
             m.teacher().loadStateDict(c.tensors(), "teacher.", name);

@@ -18,8 +18,6 @@ import crd4j.tensor.HostTensor;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -75,22 +73,12 @@ public final class ReverseDistillationTraining {
         boolean rgb = modality.equals("rgb");
         long t0 = System.nanoTime();
         for (int e = 0; e < c.epochs(); e++) {
-            List<Integer> order = new ArrayList<>();
-            for (int i = 0; i < train.size(); i++) order.add(i);
-            Collections.shuffle(order, new Random(c.seed() * 1000003L + e));
             double loss = 0;
             int steps = 0;
             m.train(true);
-            for (int i = 0; i < order.size(); i += c.batch()) {
-                List<Integer> b = order.subList(i, Math.min(order.size(), i + c.batch()));
-                if (b.size() < 2) continue;
-                List<HostTensor> xs = new ArrayList<>();
-                for (int k : b) {
-                    MvtecDataset.Inputs in = cache.get(k, train.get(k));
-                    xs.add(rgb ? in.rgb() : in.second());
-                }
+            for (List<Integer> b : TrainingRun.batches(train.size(), c.batch(), new Random(c.seed() * 1000003L + e))) {
                 Graph teacher = Graph.inference(be), g = Graph.training(be);
-                try (Tensor x = be.fromHost(MvtecDataset.stack(xs))) {
+                try (Tensor x = be.fromHost(cache.stack(b, train, rgb))) {
                     List<Var> t = m.teacher().forward(teacher, teacher.constant(x));
                     loss += BranchLoss.levels(g, m.student().forward(g, t), t);
                     opt.zeroGrad();

@@ -206,22 +206,11 @@ public final class TrainingRun {
         int done = 0;
         for (int e = startEpoch; e < c.epochs(); e++) {
             long te = System.nanoTime();
-            List<Integer> order = new ArrayList<>();
-            for (int i = 0; i < train.size(); i++) order.add(i);
-            Collections.shuffle(order, new Random(seed * 1000003L + e));
             double rgbLoss = 0, otherLoss = 0, lr0 = trainer.rgbOptimizer().lr();
             int steps = 0, seen = 0;
-            for (int i = 0; i < order.size(); i += c.batch()) {
-                List<Integer> b = order.subList(i, Math.min(order.size(), i + c.batch()));
-                if (b.size() < 2) continue;
-                List<HostTensor> xs = new ArrayList<>(), ys = new ArrayList<>();
-                for (int k : b) {
-                    MvtecDataset.Inputs in = cache.get(k, train.get(k));
-                    xs.add(in.rgb());
-                    ys.add(in.second());
-                }
+            for (List<Integer> b : batches(train.size(), c.batch(), new Random(seed * 1000003L + e))) {
                 CrdTrainer.StepLosses l;
-                try (Tensor x = be.fromHost(MvtecDataset.stack(xs)); Tensor y = be.fromHost(MvtecDataset.stack(ys))) {
+                try (Tensor x = be.fromHost(cache.stack(b, train, true)); Tensor y = be.fromHost(cache.stack(b, train, false))) {
                     l = trainer.step(x, y);
                 }
                 rgbLoss += l.rgb().total();
@@ -263,21 +252,10 @@ public final class TrainingRun {
         MappingTrainer mt = new MappingTrainer(be, model, new NnContext(be, DType.FLOAT32, seed + 17), c.lr());
         long params = mt.network().parameterCount();
         for (int e = 0; e < c.mappingEpochs(); e++) {
-            List<Integer> order = new ArrayList<>();
-            for (int i = 0; i < train.size(); i++) order.add(i);
-            Collections.shuffle(order, new Random(seed * 1000003L + 7919L * (e + 1)));
             double a = 0, b = 0;
             int steps = 0;
-            for (int i = 0; i < order.size(); i += c.batch()) {
-                List<Integer> bi = order.subList(i, Math.min(order.size(), i + c.batch()));
-                if (bi.size() < 2) continue;
-                List<HostTensor> xs = new ArrayList<>(), ys = new ArrayList<>();
-                for (int k : bi) {
-                    MvtecDataset.Inputs in = cache.get(k, train.get(k));
-                    xs.add(in.rgb());
-                    ys.add(in.second());
-                }
-                try (Tensor x = be.fromHost(MvtecDataset.stack(xs)); Tensor y = be.fromHost(MvtecDataset.stack(ys))) {
+            for (List<Integer> bi : batches(train.size(), c.batch(), new Random(seed * 1000003L + 7919L * (e + 1)))) {
+                try (Tensor x = be.fromHost(cache.stack(bi, train, true)); Tensor y = be.fromHost(cache.stack(bi, train, false))) {
                     MappingTrainer.StepLosses l = mt.step(x, y);
                     a += l.toRgb();
                     b += l.toSecond();
@@ -289,6 +267,22 @@ public final class TrainingRun {
         }
         listener.log(String.format(java.util.Locale.ROOT, "mapping network: %d parameters, %d epochs in %.1f s",
                 params, c.mappingEpochs(), (System.nanoTime() - t0) / 1e9));
+    }
+
+    /**
+     * One epoch's batches: the indices 0..n−1 shuffled by {@code rnd} ({@code Collections.shuffle}), cut into batches of
+     * {@code batch}; a final batch of one sample is left out (training-mode batch norm needs two).
+     */
+    static List<List<Integer>> batches(int n, int batch, Random rnd) {
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < n; i++) order.add(i);
+        Collections.shuffle(order, rnd);
+        List<List<Integer>> out = new ArrayList<>();
+        for (int i = 0; i < n; i += batch) {
+            List<Integer> b = order.subList(i, Math.min(n, i + batch));
+            if (b.size() >= 2) out.add(b);
+        }
+        return out;
     }
 
     public static String hms(double secs) {
@@ -382,6 +376,16 @@ public final class TrainingRun {
             this.size = size;
             long bytes = (long) n * 2 * 3 * size * size * 4;
             this.cache = bytes <= (1L << 30) ? new HashMap<>() : null;
+        }
+
+        /** The RGB ({@code rgb}) or second-modality inputs of training samples {@code idx}, stacked [N,3,S,S]. */
+        HostTensor stack(List<Integer> idx, List<MvtecDataset.Sample> samples, boolean rgb) throws IOException {
+            List<HostTensor> xs = new ArrayList<>();
+            for (int k : idx) {
+                MvtecDataset.Inputs in = get(k, samples.get(k));
+                xs.add(rgb ? in.rgb() : in.second());
+            }
+            return MvtecDataset.stack(xs);
         }
 
         MvtecDataset.Inputs get(int i, MvtecDataset.Sample s) throws IOException {
