@@ -27,8 +27,11 @@ import java.util.regex.Pattern;
  * {@code crd eval}: scores every test sample of one category with a trained model ({@link crd4j.detect.Detector}, §8.3)
  * and writes the §9 metrics of the fused detector and of each branch alone (Gaussian of the normalised branch map,
  * §8.3 item 4) to {@code DIR/metrics.json} as fractions:
- * <pre>{"fused": {"i_auroc", "i_ap", "p_auroc", "p_ap", "au_pro_0.3", "au_pro_0.01"}, "rgb": {...}, "depth": {...}}</pre>
- * (the third key is the second modality's name). Maps and GT are at the model's input side S (256 for paper).
+ * <pre>{"fused": {"i_auroc", "i_ap", "p_auroc", "p_ap", "au_pro_0.3", "au_pro_0.01",
+ *            "au_pro_sampled_0.3", "au_pro_sampled_0.1", "au_pro_sampled_0.05", "au_pro_sampled_0.01",
+ *            "i_f1_max", "p_f1_max"}, "rgb": {...}, "depth": {...}}</pre>
+ * (the third key is the second modality's name; the last six are the 2025 reference's metrics of §16.2, the
+ * threshold-sampled AU-PRO being a different metric from the exact {@code au_pro_*}). Maps and GT are at the model's input side S (256 for paper).
  * {@code DIR/report.html} (unless {@code --no-report}) is the self-contained report of {@link Evaluation#reportHtml}.
  * {@code --save-maps} also writes {@code DIR/maps/<defect>/<stem>.npy} (fused smoothed map, float64 [S,S]) and
  * {@code DIR/gt/<defect>/<stem>.npy} (the binarised GT used, float32 [S,S] of 0/1).

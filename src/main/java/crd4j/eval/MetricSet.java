@@ -31,6 +31,10 @@ public record MetricSet(double iAuroc, double iAp, double pAuroc, double pAp, do
             + "(100 thresholds at quantiles of the good-pixel scores), not the exact AU-PRO of the paper's columns; "
             + "I-/P-F1max = the best F1 over all thresholds, image and pixel level.";
 
+    /** The same in one short line, for the text tables printed on a terminal. */
+    public static final String TRD_LEGEND_SHORT = "the 2025 reference's (TRD) metrics; sAU-PRO = threshold-sampled AU-PRO "
+            + "(100 thresholds), not the exact AU-PRO above; F1max = best F1 over all thresholds:";
+
     /** The paper's six numbers only; the 2025 reference's are NaN. */
     public MetricSet(double iAuroc, double iAp, double pAuroc, double pAp, double auPro30, double auPro01) {
         this(iAuroc, iAp, pAuroc, pAp, auPro30, auPro01, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN);

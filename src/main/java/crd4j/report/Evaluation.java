@@ -237,14 +237,16 @@ public final class Evaluation {
 
     // ------------------------------------------------------------------------------------------------ outputs
 
-    /** The metrics.json node of one detector: six fractions under their documented keys. */
+    /**
+     * The metrics.json node of one detector: twelve fractions under their documented keys, the paper's six
+     * ({@link MetricSet#PAPER_KEYS}) then the 2025 reference's ({@link MetricSet#TRD_KEYS}: {@code au_pro_sampled_*} is
+     * the threshold-sampled AU-PRO, not the exact {@code au_pro_*}). An undefined value (e.g. no GT region) is NaN, which
+     * Jackson writes as the string {@code "NaN"}.
+     */
     public static ObjectNode metricsNode(ObjectNode n, MetricSet m) {
-        n.put("i_auroc", m.iAuroc());
-        n.put("i_ap", m.iAp());
-        n.put("p_auroc", m.pAuroc());
-        n.put("p_ap", m.pAp());
-        n.put("au_pro_0.3", m.auPro30());
-        n.put("au_pro_0.01", m.auPro01());
+        double[] p = m.paperValues(), t = m.trdValues();
+        for (int k = 0; k < p.length; k++) n.put(MetricSet.PAPER_KEYS.get(k), p[k]);
+        for (int k = 0; k < t.length; k++) n.put(MetricSet.TRD_KEYS.get(k), t[k]);
         return n;
     }
 
@@ -260,16 +262,30 @@ public final class Evaluation {
         }
     }
 
-    /** The metrics as the fixed-width text table {@code crd eval} prints (fractions, 4 decimals). */
+    /**
+     * The metrics as the fixed-width text table {@code crd eval} prints (fractions, 4 decimals): the paper's six, then
+     * a second block with the six the 2025 reference prints, so the two AU-PRO definitions are not read as one.
+     */
     public String table() {
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-8s %8s %8s %8s %8s %11s %12s%n", "detector",
-                "I-AUROC", "I-AP", "P-AUROC", "P-AP", "AU-PRO@0.3", "AU-PRO@0.01"));
-        for (Map.Entry<String, MetricSet> e : metrics.entrySet()) {
-            MetricSet m = e.getValue();
-            sb.append(String.format(Locale.ROOT, "%-8s %8.4f %8.4f %8.4f %8.4f %11.4f %12.4f%n", e.getKey(), m.iAuroc(), m.iAp(),
-                    m.pAuroc(), m.pAp(), m.auPro30(), m.auPro01()));
-        }
+        StringBuilder sb = new StringBuilder();
+        tableBlock(sb, MetricSet.PAPER_HEADERS, false);
+        sb.append(MetricSet.TRD_LEGEND_SHORT).append('\n');
+        tableBlock(sb, MetricSet.TRD_HEADERS, true);
         return sb.toString();
+    }
+
+    private void tableBlock(StringBuilder sb, List<String> headers, boolean trd) {
+        sb.append(String.format(Locale.ROOT, "%-8s", "detector"));
+        for (String h : headers) sb.append(String.format(Locale.ROOT, " %" + Math.max(8, h.length()) + "s", h));
+        sb.append('\n');
+        for (Map.Entry<String, MetricSet> e : metrics.entrySet()) {
+            double[] v = trd ? e.getValue().trdValues() : e.getValue().paperValues();
+            sb.append(String.format(Locale.ROOT, "%-8s", e.getKey()));
+            for (int k = 0; k < v.length; k++) {
+                sb.append(String.format(Locale.ROOT, " %" + Math.max(8, headers.get(k).length()) + ".4f", v[k]));
+            }
+            sb.append('\n');
+        }
     }
 
     /** The self-contained HTML report (see {@link CategoryReport}); re-reads the inputs of the samples it shows. */
