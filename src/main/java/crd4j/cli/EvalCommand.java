@@ -36,6 +36,9 @@ import java.util.regex.Pattern;
  * {@code --save-maps} also writes {@code DIR/maps/<defect>/<stem>.npy} (fused smoothed map, float64 [S,S]) and
  * {@code DIR/gt/<defect>/<stem>.npy} (the binarised GT used, float32 [S,S] of 0/1).
  *
+ * <p>The second modality is preprocessed as the model file records it (depth, normals, or normals computed from the
+ * xyz TIFF with its Sobel k); {@code --second}/{@code --sobel-k}, when given, must agree with it.
+ *
  * <p>Several categories ({@code --category a,b,c}, {@code --model} containing {@code {category}}): each goes to
  * {@code DIR/<category>/} as above, and {@code DIR/metrics.json} becomes
  * {@code {"categories": {"a": {fused, rgb, depth}, ...}, "mean": {...}}}, with {@code DIR/summary.md} and
@@ -74,6 +77,9 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--no-report", description = "Do not write report.html.")
     boolean noReport;
 
+    @Mixin
+    SecondInputOptions secondInput;
+
     @Option(names = "--report-samples", defaultValue = "24", paramLabel = "N",
             description = "Sample panels in report.html, worst misses first (default: ${DEFAULT-VALUE}).")
     int reportSamples;
@@ -86,6 +92,7 @@ final class EvalCommand implements Callable<Integer> {
                     + " (e.g. runs/" + PLACEHOLDER + ".crd4j), found '" + model + "'");
         }
         Evaluation.Outputs outputs = new Evaluation.Outputs(saveMaps, !noReport, reportSamples);
+        secondInput.choice();   // a bad --second / --sobel-k fails before anything is read
         Backend be = common.backend();
         Consumer<String> progress = common.verbose ? line -> System.err.println("crd eval: " + line) : line -> {};
         if (categories.size() == 1) {
@@ -128,7 +135,7 @@ final class EvalCommand implements Callable<Integer> {
 
     private Evaluation evaluate(Backend be, String c, Consumer<String> progress) throws java.io.IOException {
         long t0 = System.nanoTime();
-        Evaluation ev = Evaluation.run(modelFile(c), be, data, c, progress);
+        Evaluation ev = Evaluation.run(modelFile(c), be, data, c, secondInput.choice(), progress);
         System.err.printf(Locale.ROOT, "crd eval: %s: scored %d test samples in %.1f s%n", c, ev.samples().size(),
                 (System.nanoTime() - t0) / 1e9);
         return ev;

@@ -20,8 +20,11 @@ import java.util.Map;
  * <pre>{"format": "crd4j-model", "version": 1,
  *  "preset": {"name": "paper", "base": 64, "size": 256},
  *  "modalities": ["rgb", "depth"], "teacher": "wide_resnet50_2-95faca4d.pth" | "random(seed=42)",
- *  "fusion_semantics": "detached", "stats": null | {"rgb": {"mean": m, "std": s}, "depth": {...}}}</pre>
- * {@code stats} holds the validation statistics of §8.2 once a training run has computed them.
+ *  "fusion_semantics": "detached", "stats": null | {"rgb": {"mean": m, "std": s}, "depth": {...}},
+ *  ...training information: "recipe", "seed", "second_input", "sobel_k" (crd4j.data.SecondInput)}</pre>
+ * {@code stats} holds the validation statistics of §8.2 once a training run has computed them. The training
+ * information ({@code info} of {@link #save(CrdModel, Path, String, ObjectNode, ObjectNode)}) is copied in as given;
+ * files without it are read as before.
  */
 public final class ModelFiles {
     public static final String FORMAT = "crd4j-model";
@@ -33,7 +36,12 @@ public final class ModelFiles {
     public record Loaded(CrdModel model, ObjectNode meta) {}
 
     public static void save(CrdModel model, Path file, String teacherSource, ObjectNode stats) throws IOException {
-        ModelFile.write(file, tensors(model), meta(model, teacherSource, stats));
+        save(model, file, teacherSource, stats, null);
+    }
+
+    /** As {@link #save(CrdModel, Path, String, ObjectNode)} with training information fields added to the metadata. */
+    public static void save(CrdModel model, Path file, String teacherSource, ObjectNode stats, ObjectNode info) throws IOException {
+        ModelFile.write(file, tensors(model), meta(model, teacherSource, stats, info));
     }
 
     /** Every tensor of the model file: {@code teacher.*}, {@code rgb.*}, {@code <modality>.*}. */
@@ -47,6 +55,11 @@ public final class ModelFiles {
 
     /** The model file's metadata (see the class comment). */
     public static ObjectNode meta(CrdModel model, String teacherSource, ObjectNode stats) {
+        return meta(model, teacherSource, stats, null);
+    }
+
+    /** The model file's metadata with {@code info}'s fields (training information; may be null) after the others. */
+    public static ObjectNode meta(CrdModel model, String teacherSource, ObjectNode stats, ObjectNode info) {
         ObjectNode meta = JSON.createObjectNode();
         meta.put("format", FORMAT);
         meta.put("version", VERSION);
@@ -59,6 +72,7 @@ public final class ModelFiles {
         meta.put("fusion_semantics", model.semantics().name().toLowerCase(java.util.Locale.ROOT));
         if (stats == null) meta.putNull("stats");
         else meta.set("stats", stats);
+        if (info != null) info.fields().forEachRemaining(e -> { if (!meta.has(e.getKey())) meta.set(e.getKey(), e.getValue()); });
         return meta;
     }
 

@@ -58,7 +58,8 @@ final class CategoryReport {
         info.put("model", ev.model().name());
         info.put("teacher", ev.model().teacher());
         info.put("preset", ev.preset() + " (input " + ev.size() + "×" + ev.size() + ")");
-        info.put("second modality", second);
+        crd4j.data.SecondInput in = ev.dataset().secondInput();
+        info.put("second modality", in.kind().key().equals(second) ? second : second + " branch, fed " + in.describe());
         info.put("test samples", samples.size() + ": " + good + " good, " + (samples.size() - good) + " defective"
                 + (defects.length() == 0 ? "" : " (" + defects + ")"));
         Html.info(sb, info);

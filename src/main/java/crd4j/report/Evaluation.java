@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import crd4j.backend.Backend;
 import crd4j.data.MvtecDataset;
+import crd4j.data.SecondInput;
 import crd4j.detect.Detector;
 import crd4j.eval.MetricSet;
 import crd4j.eval.Metrics;
@@ -137,9 +138,22 @@ public final class Evaluation {
      */
     public static Evaluation run(Path modelFile, Backend be, Path dataRoot, String category, Consumer<String> progress)
             throws IOException {
+        return run(modelFile, be, dataRoot, category, SecondInput.Choice.MODEL, progress);
+    }
+
+    /**
+     * As {@link #run(Path, Backend, Path, String, Consumer)}; the test split's second modality is preprocessed as the
+     * model file records ({@link SecondInput#ofModel}), which must agree with {@code asked} (the user's
+     * {@code --second}/{@code --sobel-k}), and the category must hold those files.
+     */
+    public static Evaluation run(Path modelFile, Backend be, Path dataRoot, String category, SecondInput.Choice asked,
+                                 Consumer<String> progress) throws IOException {
         MvtecDataset ds = MvtecDataset.open(dataRoot, category);
         ds.samples("test");   // fails on a missing or empty test split before the (large) model is read
         ModelFiles.Loaded l = ModelFiles.load(modelFile, new NnContext(be, DType.FLOAT32, 0));
+        SecondInput input = SecondInput.ofModel(l.meta(), modelFile);
+        asked.check(input, modelFile);
+        ds = ds.with(input, "the model " + modelFile.getFileName());
         if (l.model().secondModality() != ds.modality()) {
             throw new WeightsFormatException(modelFile, "model's second modality is " + l.model().secondModality().key()
                     + " but " + ds.categoryDir() + " has " + ds.modality().key());
