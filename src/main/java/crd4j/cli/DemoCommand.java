@@ -162,7 +162,7 @@ final class DemoCommand implements Callable<Integer> {
         root.put("seconds", seconds);
         ObjectNode cats = root.putObject("categories");
         System.out.println();
-        System.out.printf(Locale.ROOT, "%-10s %-9s %8s %8s %8s %8s %11s%n", "category", "detector", "I-AUROC", "I-AP", "P-AUROC", "P-AP", "AU-PRO@0.3");
+        System.out.printf(Locale.ROOT, "%-10s %-12s %8s %8s %8s %8s %11s%n", "category", "detector", "I-AUROC", "I-AP", "P-AUROC", "P-AP", "AU-PRO@0.3");
         boolean met = true;
         for (Evaluation.Summary r : results) {
             ObjectNode c = cats.putObject(r.category());
@@ -191,7 +191,7 @@ final class DemoCommand implements Callable<Integer> {
 
     private static void printRow(String category, String detector, MetricSet m) {
         String label = detector.equals(Evaluation.FUSED) ? detector : detector + " only";
-        System.out.printf(Locale.ROOT, "%-10s %-9s %8.3f %8.3f %8.3f %8.3f %11.3f%n", category, label, m.iAuroc(), m.iAp(),
+        System.out.printf(Locale.ROOT, "%-10s %-12s %8.3f %8.3f %8.3f %8.3f %11.3f%n", category, label, m.iAuroc(), m.iAp(),
                 m.pAuroc(), m.pAp(), m.auPro30());
     }
 

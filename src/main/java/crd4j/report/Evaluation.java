@@ -164,7 +164,12 @@ public final class Evaluation {
         }
     }
 
-    /** Scores every test sample of {@code ds} with {@code det} (at the model's input side S) and evaluates. */
+    /**
+     * Scores every test sample of {@code ds} with {@code det} (at the model's input side S) and evaluates. {@code ds}
+     * must preprocess the second modality as the model was trained: open it with
+     * {@code MvtecDataset.open(root, category).with(SecondInput.ofModel(meta, modelFile), ...)}; only the branch
+     * (depth or normals) can be checked here.
+     */
     public static Evaluation run(Detector det, ModelInfo model, MvtecDataset ds, Consumer<String> progress) throws IOException {
         Modality second = det.model().secondModality();
         if (second != ds.modality()) {
