@@ -12,6 +12,7 @@ import crd4j.report.CategoryTable;
 import crd4j.detect.MissingStrategy;
 import crd4j.report.Evaluation;
 import crd4j.report.FewModalEvaluation;
+import crd4j.train.Recipe;
 import crd4j.train.TrainingRun;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -90,9 +91,13 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--progress", defaultValue = "auto", description = "auto | bar | lines (default: ${DEFAULT-VALUE}).")
     String progress;
 
+    @Mixin
+    SecondInputOptions secondInput;
+
     @Override
     public Integer call() throws Exception {
         Preset p = Preset.byName(preset);
+        secondInput.choice();   // a bad --second / --sobel-k fails before anything is written
         if (p == Preset.PAPER) throw new IllegalArgumentException("--preset: paper is too large for a CPU demo; use tiny or small");
         SyntheticRgbd.Options synth = new SyntheticRgbd.Options(categories, seed, 2 * p.size(), train, validation, testGood, testDefect);
         prepareOut();
@@ -114,7 +119,7 @@ final class DemoCommand implements Callable<Integer> {
             System.err.printf(Locale.ROOT, "crd demo: 2/3 training %s (preset %s, %d epochs, batch %d, random teacher%s)%n", cat,
                     p.name(), epochs, batch, calibrate ? " with estimated batch-norm statistics" : "");
             TrainingRun.Config c = new TrainingRun.Config(data, cat, "random", p, epochs, batch, lr, seed, FusionSemantics.DETACHED,
-                    calibrate, model, false);
+                    calibrate, model, false, Recipe.PAPER_2024, secondInput.kind(), secondInput.sobelK());
             try (TrainProgress tp = TrainProgress.create(progress, "crd demo")) {
                 TrainingRun.run(be, c, tp);
             }

@@ -30,11 +30,17 @@ import java.util.regex.Pattern;
  * {@code crd eval}: scores every test sample of one category with a trained model ({@link crd4j.detect.Detector}, §8.3)
  * and writes the §9 metrics of the fused detector and of each branch alone (Gaussian of the normalised branch map,
  * §8.3 item 4) to {@code DIR/metrics.json} as fractions:
- * <pre>{"fused": {"i_auroc", "i_ap", "p_auroc", "p_ap", "au_pro_0.3", "au_pro_0.01"}, "rgb": {...}, "depth": {...}}</pre>
- * (the third key is the second modality's name). Maps and GT are at the model's input side S (256 for paper).
+ * <pre>{"fused": {"i_auroc", "i_ap", "p_auroc", "p_ap", "au_pro_0.3", "au_pro_0.01",
+ *            "au_pro_sampled_0.3", "au_pro_sampled_0.1", "au_pro_sampled_0.05", "au_pro_sampled_0.01",
+ *            "i_f1_max", "p_f1_max"}, "rgb": {...}, "depth": {...}}</pre>
+ * (the third key is the second modality's name; the last six are the 2025 reference's metrics of §16.2, the
+ * threshold-sampled AU-PRO being a different metric from the exact {@code au_pro_*}). Maps and GT are at the model's input side S (256 for paper).
  * {@code DIR/report.html} (unless {@code --no-report}) is the self-contained report of {@link Evaluation#reportHtml}.
  * {@code --save-maps} also writes {@code DIR/maps/<defect>/<stem>.npy} (fused smoothed map, float64 [S,S]) and
  * {@code DIR/gt/<defect>/<stem>.npy} (the binarised GT used, float32 [S,S] of 0/1).
+ *
+ * <p>The second modality is preprocessed as the model file records it (depth, normals, or normals computed from the
+ * xyz TIFF with its Sobel k); {@code --second}/{@code --sobel-k}, when given, must agree with it.
  *
  * <p>Several categories ({@code --category a,b,c}, {@code --model} containing {@code {category}}): each goes to
  * {@code DIR/<category>/} as above, and {@code DIR/metrics.json} becomes
@@ -73,6 +79,9 @@ final class EvalCommand implements Callable<Integer> {
 
     @Option(names = "--no-report", description = "Do not write report.html.")
     boolean noReport;
+
+    @Mixin
+    SecondInputOptions secondInput;
 
     @Option(names = "--report-samples", defaultValue = "24", paramLabel = "N",
             description = "Sample panels in report.html, worst misses first (default: ${DEFAULT-VALUE}).")
@@ -150,6 +159,7 @@ final class EvalCommand implements Callable<Integer> {
                     + " (e.g. runs/" + PLACEHOLDER + ".crd4j), found '" + model + "'");
         }
         Evaluation.Outputs outputs = new Evaluation.Outputs(saveMaps, !noReport, reportSamples);
+        secondInput.choice();   // a bad --second / --sobel-k fails before anything is read
         Backend be = common.backend();
         Consumer<String> progress = common.verbose ? line -> System.err.println("crd eval: " + line) : line -> {};
         if (categories.size() == 1) {
@@ -195,7 +205,7 @@ final class EvalCommand implements Callable<Integer> {
     private Evaluation evaluate(Backend be, String c, List<FewModalEvaluation.Spec> specs, Consumer<String> progress)
             throws java.io.IOException {
         long t0 = System.nanoTime();
-        Evaluation ev = Evaluation.run(modelFile(c), be, data, c, specs, progress);
+        Evaluation ev = Evaluation.run(modelFile(c), be, data, c, secondInput.choice(), specs, progress);
         System.err.printf(Locale.ROOT, "crd eval: %s: scored %d test samples in %.1f s%n", c, ev.samples().size(),
                 (System.nanoTime() - t0) / 1e9);
         return ev;

@@ -4,6 +4,7 @@ import crd4j.backend.Backend;
 import crd4j.model.FusionSemantics;
 import crd4j.model.Preset;
 import crd4j.train.ReverseDistillationTraining;
+import crd4j.train.Recipe;
 import crd4j.train.TrainingRun;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -19,7 +20,11 @@ import java.util.concurrent.Callable;
  *
  * <p>Inputs are preprocessed at the preset's side S (256 for paper; 128 small; 64 tiny): §2.2–§2.4 with 256 replaced
  * by S (RGB/GT/normals Pillow-resized to S, the xyz TIFF nearest-resized to S before the plane/closing/hole-fill
- * steps).
+ * steps; normals from depth are computed at the TIFF's full resolution and resized to S at the end).
+ *
+ * <p>{@code --recipe} picks the defaults of one reference code version ({@link Recipe}); {@code --semantics},
+ * {@code --seed} and {@code --second} given explicitly win. The second input ({@code --second}, {@code --sobel-k},
+ * {@link SecondInputOptions}) is recorded in the model file with the recipe and the seed.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = "Train a CRD model on one MVTec 3D-AD / Eyecandies category (spec §7), then store validation statistics (§8.2).")
@@ -51,11 +56,22 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr", defaultValue = "0.005", description = "Initial Adam learning rate (default: ${DEFAULT-VALUE}).")
     double lr;
 
-    @Option(names = "--seed", defaultValue = "42", description = "Seed for initialisation, random teacher and shuffling (default: ${DEFAULT-VALUE}).")
-    long seed;
+    @Option(names = "--recipe", defaultValue = "paper-2024",
+            description = "The reference code version whose settings are the defaults: paper-2024 (the paper's code: detached "
+                    + "fusion gradients, depth from xyz, seed 42) | trd-2025 (the 2025 code: joint fusion gradients, "
+                    + "normals computed from xyz, seed 111). --semantics, --second and --seed override it; the model file "
+                    + "records it (default: ${DEFAULT-VALUE}).")
+    String recipe;
 
-    @Option(names = "--semantics", defaultValue = "detached", description = "Fusion gradient semantics (§6.3): detached | joint (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", description = "Seed for initialisation, random teacher and shuffling (default: the recipe's, 42 or 111).")
+    Long seed;
+
+    @Option(names = "--semantics", description = "Fusion gradient semantics (§6.3): detached | joint (default: the recipe's, "
+            + "detached for paper-2024, joint for trd-2025).")
     String semantics;
+
+    @Mixin
+    SecondInputOptions secondInput;
 
     @Option(names = "--out", required = true, description = "Model file to write (crd4j format).")
     Path out;
@@ -94,9 +110,12 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Backend be = common.backend();
+        Recipe r = Recipe.parse(recipe);
+        FusionSemantics sem = semantics == null ? r.semantics() : FusionSemantics.parse(semantics);
         TrainingRun.Config c = new TrainingRun.Config(data, category, teacher, resume ? null : Preset.byName(preset), epochs, batch, lr,
-                seed, FusionSemantics.parse(semantics), calibrateTeacher, out, resume, mapping ? mappingEpochs : 0);
+                seed == null ? r.seed() : seed, sem, calibrateTeacher, out, resume, r, secondInput.kind(), secondInput.sobelK(),
+                mapping ? mappingEpochs : 0);
+        Backend be = common.backend();
         String single = singleModality();
         try (TrainProgress p = TrainProgress.create(progress, "crd train")) {
             if (single == null) TrainingRun.run(be, c, p);

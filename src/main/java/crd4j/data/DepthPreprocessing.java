@@ -98,7 +98,7 @@ public final class DepthPreprocessing {
         return fillHoles(z, SIZE, SIZE);
     }
 
-    private static void checkFinite(XyzTiff xyz, Path file) throws WeightsFormatException {
+    static void checkFinite(XyzTiff xyz, Path file) throws WeightsFormatException {
         float[] d = xyz.data();
         for (int i = 0; i < d.length; i++) {
             if (!Float.isFinite(d[i])) {

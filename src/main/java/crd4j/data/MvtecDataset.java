@@ -18,7 +18,9 @@ import java.util.stream.Stream;
  *
  * <p>The second modality is detected once per category: if any defect folder of any split of the category has an
  * {@code xyz} folder the category is MVTec 3D-AD ({@code xyz/<stem>.tiff}, depth branch); otherwise, if one has a
- * {@code normals} folder, it is Eyecandies ({@code normals/<stem>.png}, normals branch). Samples are sorted by defect
+ * {@code normals} folder, it is Eyecandies ({@code normals/<stem>.png}, normals branch). {@link #with} chooses another
+ * {@link SecondInput} the category's files allow (normals computed from the xyz TIFFs, or the normals PNGs of a
+ * category that has both). Samples are sorted by defect
  * folder name then by stem (the reference shuffles; order does not affect any metric). Problems are
  * {@link WeightsFormatException}s naming the file or folder: missing category or split, a split without samples, an
  * RGB image without its second-modality file, a defect sample without GT.
@@ -36,41 +38,63 @@ public final class MvtecDataset {
 
     private final Path categoryDir;
     private final Modality modality;
+    private final SecondInput second;
+    private final boolean hasXyz, hasNormals;
 
-    private MvtecDataset(Path categoryDir, Modality modality) {
+    private MvtecDataset(Path categoryDir, SecondInput second, boolean hasXyz, boolean hasNormals) {
         this.categoryDir = categoryDir;
-        this.modality = modality;
+        this.second = second;
+        this.modality = second.branch();
+        this.hasXyz = hasXyz;
+        this.hasNormals = hasNormals;
     }
 
     /** Opens {@code <root>/<category>} and detects its second modality. */
     public static MvtecDataset open(Path root, String category) throws IOException {
         Path dir = root.resolve(category);
         if (!Files.isDirectory(dir)) throw new WeightsFormatException(dir, "category folder not found under " + root);
-        Modality m = null;
-        boolean normals = false;
+        boolean xyz = false, normals = false;
         for (String split : SPLITS) {
             Path sd = dir.resolve(split);
             if (!Files.isDirectory(sd)) continue;
             for (Path d : subdirs(sd)) {
-                if (Files.isDirectory(d.resolve("xyz"))) m = Modality.DEPTH;
+                if (Files.isDirectory(d.resolve("xyz"))) xyz = true;
                 else if (Files.isDirectory(d.resolve("normals"))) normals = true;
             }
         }
-        if (m == null && normals) m = Modality.NORMALS;
-        if (m == null) throw new WeightsFormatException(dir, "no xyz (MVTec 3D-AD) or normals (Eyecandies) folder in any split");
-        return new MvtecDataset(dir, m);
+        if (!xyz && !normals) throw new WeightsFormatException(dir, "no xyz (MVTec 3D-AD) or normals (Eyecandies) folder in any split");
+        return new MvtecDataset(dir, xyz ? SecondInput.DEPTH : SecondInput.NORMALS, xyz, normals);
+    }
+
+    /**
+     * The same category with {@code input} as its second modality. The category must hold that input's files
+     * ({@code xyz/} for depth and normals-from-depth, {@code normals/} for normals), else a
+     * {@link WeightsFormatException} naming the category folder and {@code what} (who asked: the option or model).
+     */
+    public MvtecDataset with(SecondInput input, String what) throws WeightsFormatException {
+        boolean ok = input.kind().folder().equals("xyz") ? hasXyz : hasNormals;
+        if (!ok) {
+            throw new WeightsFormatException(categoryDir, what + " needs " + input.describe() + " input from "
+                    + input.kind().folder() + "/*" + input.kind().extension() + " files, but this category has no "
+                    + input.kind().folder() + " folder (it has " + second.kind().folder() + ", i.e. --second " + second.kind().key() + ")");
+        }
+        return new MvtecDataset(categoryDir, input, hasXyz, hasNormals);
     }
 
     public Path categoryDir() { return categoryDir; }
 
+    /** The branch the second input feeds (depth or normals). */
     public Modality modality() { return modality; }
+
+    /** What the second branch is fed: detected by {@link #open}, or chosen with {@link #with}. */
+    public SecondInput secondInput() { return second; }
 
     /** All samples of a split, sorted by defect folder then stem. */
     public List<Sample> samples(String split) throws IOException {
         Path sd = categoryDir.resolve(split);
         if (!Files.isDirectory(sd)) throw new WeightsFormatException(sd, "split folder '" + split + "' not found");
-        String secondDir = modality == Modality.DEPTH ? "xyz" : "normals";
-        String secondExt = modality == Modality.DEPTH ? ".tiff" : ".png";
+        String secondDir = second.kind().folder();
+        String secondExt = second.kind().extension();
         List<Sample> out = new ArrayList<>();
         for (Path d : subdirs(sd)) {
             String defect = d.getFileName().toString();
@@ -101,11 +125,13 @@ public final class MvtecDataset {
         return out;
     }
 
-    /** The preprocessed tensors of one sample at side {@code size} (§2.2–§2.4; 256 replaced by {@code size}). */
+    /**
+     * The preprocessed tensors of one sample at side {@code size} (§2.2–§2.4, §14, §16.1; 256 replaced by
+     * {@code size}), the second one as {@link #secondInput()} makes it.
+     */
     public Inputs load(Sample s, int size) throws IOException {
         HostTensor rgb = ImageInputs.rgbInput(s.rgb(), size);
-        HostTensor second = modality == Modality.DEPTH ? DepthPreprocessing.depthInput(s.second(), size)
-                : ImageInputs.normalsInput(s.second(), size);
+        HostTensor second = this.second.preprocess(s.second(), size);
         HostTensor gt = s.gt() == null ? HostTensor.of(new float[size * size], size, size) : ImageInputs.groundTruth(s.gt(), size);
         return new Inputs(rgb, second, gt);
     }

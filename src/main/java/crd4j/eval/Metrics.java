@@ -12,7 +12,12 @@ import java.util.List;
  *   <li>{@link #proCurve}/{@link #auPro}: the official MVTec AU-PRO (8-connected GT regions, exact curve, float32 FPR,
  *       {@link #trapezoid} with the interpolation correction at the integration limit).</li>
  * </ul>
- * Scores are sorted once per call with an O(n) LSD radix sort on order-preserving 64-bit keys that carries an int
+ * Beside them, the metrics the 2025 reference (TRD) prints (spec §16.2), named apart so they are not mixed with the
+ * exact AU-PRO: {@link #sampledProCurve} (100 thresholds at positions of the sorted good-pixel scores, integrated to
+ * FPR 0.3, 0.1, 0.05, 0.01) and {@link #f1Max} / {@link #pixelF1Max} (the best F1 over scikit-learn's
+ * {@code precision_recall_curve}).
+ *
+ * <p>Scores are sorted once per call with an O(n) LSD radix sort on order-preserving 64-bit keys that carries an int
  * payload (label or region id); the pooled pixels are never copied as doubles, so ~100 maps × 65,536 pixels need
  * 24 bytes per pixel of scratch (~160 MB).
  *
@@ -24,6 +29,10 @@ import java.util.List;
 public final class Metrics {
     /** Integration limits used by CRD (the first is the printed one). */
     public static final double PRO_LIMIT = 0.3, PRO_LIMIT_SMALL = 0.01;
+    /** The FPR limits of the threshold-sampled AU-PRO of the 2025 reference (spec §16.2), in its printed order. */
+    public static final double[] SAMPLED_PRO_LIMITS = {0.3, 0.1, 0.05, 0.01};
+    /** Number of thresholds of the sampled PRO curve (the reference's {@code num_thresholds}). */
+    public static final int SAMPLED_PRO_THRESHOLDS = 100;
 
     private Metrics() {}
 
@@ -80,9 +89,47 @@ public final class Metrics {
     }
 
     /**
+     * The threshold-sampled PRO curve of the 2025 reference (spec §16.2): the scores of the ok pixels (outside every
+     * 8-connected GT region) of all maps sorted ascending (n of them); thresholds at positions
+     * {@code p = (int) linspace(0, n − 1, 100)} into them; at each, FPR = 1 − (p+1)/n and PRO = the mean over regions of
+     * the fraction of the region's pixels scoring above the threshold; (1, 1) added, in increasing FPR order (so the
+     * curve starts at the highest threshold). Without a GT region or without an ok pixel the curve is empty (its
+     * AU-PRO is NaN; the reference divides by zero there).
+     */
+    public static ProCurve sampledProCurve(List<double[]> maps, List<int[]> gts, int height, int width) {
+        Regions regions = regions(maps, gts, height, width);
+        Sorted sorted = sorted(maps, regions.payload);
+        regions.payload = null;
+        return sampledProCurve(sorted, regions);
+    }
+
+    /** The area under {@link #sampledProCurve} up to {@code limit} divided by the limit; NaN for an empty curve. */
+    public static double sampledAuPro(ProCurve sampled, double limit) {
+        return sampled.fpr().length == 0 ? Double.NaN : sampled.auPro(limit);
+    }
+
+    /**
+     * F1-max of the 2025 reference (spec §16.2): over {@code sklearn.metrics.precision_recall_curve(labels, scores)},
+     * F1 = 2PR/(P + R + 1e-7) at every distinct score used as threshold (score ≥ threshold flagged; the final (P=1,
+     * R=0) point dropped), the maximum. Without positives scikit-learn sets recall to 1 and precision is 0, so it is 0.
+     */
+    public static double f1Max(double[] scores, int[] labels) {
+        checkBinary(labels);
+        return f1Max(sorted(List.of(scores), labels.clone()), false);
+    }
+
+    /** {@link #f1Max} over all pixels of all maps pooled (P-F1 of the 2025 reference). */
+    public static double pixelF1Max(List<double[]> maps, List<int[]> gts) {
+        int[] labels = poolLabels(maps, gts);
+        checkBinary(labels);
+        return f1Max(sorted(maps, labels), false);
+    }
+
+    /**
      * All six numbers of spec §9 for one class. {@code maps} are the final (already smoothed, spec §8.3) anomaly maps,
      * {@code gts} the binarised GT maps (0/1) of the same size. Image scores are {@code max(map)}, image labels
-     * {@code max(gt)} (spec §2.4). The pooled pixels are sorted once for P-AUROC, P-AP and the PRO curve.
+     * {@code max(gt)} (spec §2.4). The pooled pixels are sorted once for P-AUROC, P-AP, the PRO curve, and the 2025
+     * reference's sampled AU-PRO and P-F1 max (spec §16.2).
      */
     public static MetricSet evaluate(List<double[]> maps, List<int[]> gts, int height, int width) {
         return evaluateWithCurves(maps, gts, height, width).metrics();
@@ -119,8 +166,11 @@ public final class Metrics {
         regions.payload = null;   // now owned (permuted) by px
         Binary pix = binary(px, true);
         ProCurve curve = proCurve(px, regions);
-        return new Curves(new MetricSet(img.auroc, img.ap, pix.auroc, pix.ap, curve.auPro(PRO_LIMIT), curve.auPro(PRO_LIMIT_SMALL)),
-                roc, curve);
+        ProCurve sampled = sampledProCurve(px, regions);
+        double[] sp = new double[SAMPLED_PRO_LIMITS.length];
+        for (int k = 0; k < sp.length; k++) sp[k] = sampledAuPro(sampled, SAMPLED_PRO_LIMITS[k]);
+        return new Curves(new MetricSet(img.auroc, img.ap, pix.auroc, pix.ap, curve.auPro(PRO_LIMIT), curve.auPro(PRO_LIMIT_SMALL),
+                sp[0], sp[1], sp[2], sp[3], f1Max(imgSorted, false), f1Max(px, true)), roc, curve);
     }
 
     // ------------------------------------------------------------------ MVTec trapezoid
@@ -182,9 +232,10 @@ public final class Metrics {
     /** Scores sorted ascending by order-preserving key, with the payload permuted alongside. */
     private record Sorted(long[] keys, int[] payload) {}
 
-    /** Per-pixel region ids (−1 = ok pixel) and per-region PRO increments 1/|region|. */
+    /** Per-pixel region ids (−1 = ok pixel), per-region sizes and PRO increments 1/|region|. */
     private static final class Regions {
         int[] payload;
+        int[] size;
         double[] inverseSize;
         int count;
         long okPixels;
@@ -235,6 +286,7 @@ public final class Metrics {
         int[] labels = new int[height * width];
         int[] sizes = new int[16];
         double[] inv = new double[16];
+        int[] regionSize = new int[16];
         int off = 0, count = 0;
         long ok = 0;
         for (int[] g : gts) {
@@ -243,8 +295,14 @@ public final class Metrics {
             if (sizes.length < n + 1) sizes = new int[n + 1];
             java.util.Arrays.fill(sizes, 0, n + 1, 0);
             for (int v : labels) sizes[v]++;
-            if (inv.length < count + n) inv = java.util.Arrays.copyOf(inv, Math.max(2 * inv.length, count + n));
-            for (int k = 1; k <= n; k++) inv[count + k - 1] = 1.0 / sizes[k];
+            if (inv.length < count + n) {
+                inv = java.util.Arrays.copyOf(inv, Math.max(2 * inv.length, count + n));
+                regionSize = java.util.Arrays.copyOf(regionSize, inv.length);
+            }
+            for (int k = 1; k <= n; k++) {
+                inv[count + k - 1] = 1.0 / sizes[k];
+                regionSize[count + k - 1] = sizes[k];
+            }
             for (int p = 0; p < labels.length; p++) {
                 int l = labels[p];
                 if (l == 0) {
@@ -258,6 +316,7 @@ public final class Metrics {
             off += labels.length;
         }
         r.inverseSize = inv;
+        r.size = regionSize;
         r.count = count;
         r.okPixels = ok;
         return r;
@@ -439,5 +498,69 @@ public final class Metrics {
         fpr[groups + 1] = 1.0;
         pro[groups + 1] = 1.0;
         return new ProCurve(fpr, pro);
+    }
+    /**
+     * §16.2's sampled PRO curve from the sorted pooled pixels: the ok-pixel scores are the payload −1 entries in
+     * ascending order; one ascending pass counts, per region, the pixels scoring ≤ each threshold; PRO at a threshold
+     * is Σ over regions, in region order, of (1 − count/size), divided by the number of regions (the reference's
+     * order of operations).
+     */
+    private static ProCurve sampledProCurve(Sorted s, Regions r) {
+        long[] keys = s.keys;
+        int[] pay = s.payload;
+        long nOk = r.okPixels;
+        if (nOk == 0 || r.count == 0) return new ProCurve(new double[0], new double[0]);
+        int t = SAMPLED_PRO_THRESHOLDS;
+        long[] pos = new long[t];
+        double step = (double) (nOk - 1) / (t - 1);            // numpy.linspace(0, n-1, 100), cast to int
+        for (int i = 0; i < t - 1; i++) pos[i] = (long) (i * step);
+        pos[t - 1] = nOk - 1;
+        long[] thr = new long[t];                               // sort keys of okSorted[pos[i]]
+        long okSeen = 0;
+        int next = 0;
+        for (int i = 0; i < keys.length && next < t; i++) {
+            if (pay[i] >= 0) continue;
+            while (next < t && pos[next] == okSeen) thr[next++] = keys[i];
+            okSeen++;
+        }
+        int[] below = new int[r.count];
+        double[] fpr = new double[t + 1], pro = new double[t + 1];
+        int i = 0;
+        for (int j = 0; j < t; j++) {
+            long k = thr[j];
+            while (i < keys.length && Long.compareUnsigned(keys[i], k) <= 0) {
+                if (pay[i] >= 0) below[pay[i]]++;
+                i++;
+            }
+            double sum = 0.0;
+            for (int c = 0; c < r.count; c++) sum += 1.0 - (double) below[c] / r.size[c];
+            // reversed: threshold j goes to index t - j - 1; index t is the leading (1, 1) of the reference
+            fpr[t - 1 - j] = 1.0 - (double) (pos[j] + 1) / nOk;
+            pro[t - 1 - j] = sum / r.count;
+        }
+        fpr[t] = 1.0;
+        pro[t] = 1.0;
+        return new ProCurve(fpr, pro);
+    }
+
+    /** F1-max over the distinct thresholds of one descending pass (see {@link #f1Max(double[], int[])}). */
+    private static double f1Max(Sorted s, boolean regionPayload) {
+        long[] keys = s.keys;
+        int[] pay = s.payload;
+        int n = keys.length;
+        long pos = 0;
+        for (int i = 0; i < n; i++) if (isPositive(pay[i], regionPayload)) pos++;
+        long tp = 0, fp = 0;
+        double best = Double.NEGATIVE_INFINITY;
+        for (int i = n - 1; i >= 0; i--) {
+            if (isPositive(pay[i], regionPayload)) tp++; else fp++;
+            if (i == 0 || keys[i - 1] != keys[i]) {
+                double p = (double) tp / (double) (tp + fp);
+                double rc = pos == 0 ? 1.0 : (double) tp / (double) pos;
+                double f1 = 2 * p * rc / (p + rc + 1e-7);
+                if (f1 > best || Double.isNaN(f1)) best = f1;
+            }
+        }
+        return n == 0 ? Double.NaN : best;
     }
 }

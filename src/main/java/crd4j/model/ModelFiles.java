@@ -21,9 +21,12 @@ import java.util.Map;
  *  "preset": {"name": "paper", "base": 64, "size": 256},
  *  "modalities": ["rgb", "depth"], "teacher": "wide_resnet50_2-95faca4d.pth" | "random(seed=42)",
  *  "fusion_semantics": "detached", "mapping": true (only with a mapping network),
- *  "stats": null | {"rgb": {"mean": m, "std": s, "modes": {...}}, "depth": {...}}}</pre>
+ *  "stats": null | {"rgb": {"mean": m, "std": s, "modes": {...}}, "depth": {...}},
+ *  ...training information: "recipe", "seed", "second_input", "sobel_k" (crd4j.data.SecondInput)}</pre>
  * {@code stats} holds the validation statistics of §8.2 (and, under {@code modes}, those of the few-modal scoring modes,
- * §17.2) once a training run has computed them; {@code mapping.*} tensors hold the optional mapping network.
+ * §17.2) once a training run has computed them; {@code mapping.*} tensors hold the optional mapping network. The
+ * training information ({@code info} of {@link #save(CrdModel, Path, String, ObjectNode, ObjectNode)}) is copied in as
+ * given; files without it are read as before.
  */
 public final class ModelFiles {
     public static final String FORMAT = "crd4j-model";
@@ -37,7 +40,12 @@ public final class ModelFiles {
     public record Loaded(CrdModel model, ObjectNode meta) {}
 
     public static void save(CrdModel model, Path file, String teacherSource, ObjectNode stats) throws IOException {
-        ModelFile.write(file, tensors(model), meta(model, teacherSource, stats));
+        save(model, file, teacherSource, stats, null);
+    }
+
+    /** As {@link #save(CrdModel, Path, String, ObjectNode)} with training information fields added to the metadata. */
+    public static void save(CrdModel model, Path file, String teacherSource, ObjectNode stats, ObjectNode info) throws IOException {
+        ModelFile.write(file, tensors(model), meta(model, teacherSource, stats, info));
     }
 
     /** Every tensor of the model file: {@code teacher.*}, {@code rgb.*}, {@code <modality>.*}. */
@@ -52,6 +60,11 @@ public final class ModelFiles {
 
     /** The model file's metadata (see the class comment). */
     public static ObjectNode meta(CrdModel model, String teacherSource, ObjectNode stats) {
+        return meta(model, teacherSource, stats, null);
+    }
+
+    /** The model file's metadata with {@code info}'s fields (training information; may be null) after the others. */
+    public static ObjectNode meta(CrdModel model, String teacherSource, ObjectNode stats, ObjectNode info) {
         ObjectNode meta = JSON.createObjectNode();
         meta.put("format", FORMAT);
         meta.put("version", VERSION);
@@ -62,6 +75,7 @@ public final class ModelFiles {
         if (model.mapping() != null) meta.put("mapping", true);
         if (stats == null) meta.putNull("stats");
         else meta.set("stats", stats);
+        if (info != null) info.fields().forEachRemaining(e -> { if (!meta.has(e.getKey())) meta.set(e.getKey(), e.getValue()); });
         return meta;
     }
 

@@ -58,18 +58,20 @@ final class CategoryReport {
         info.put("model", ev.model().name());
         info.put("teacher", ev.model().teacher());
         info.put("preset", ev.preset() + " (input " + ev.size() + "×" + ev.size() + ")");
-        info.put("second modality", second);
+        crd4j.data.SecondInput in = ev.dataset().secondInput();
+        info.put("second modality", in.kind().key().equals(second) ? second : second + " branch, fed " + in.describe());
         info.put("test samples", samples.size() + ": " + good + " good, " + (samples.size() - good) + " defective"
                 + (defects.length() == 0 ? "" : " (" + defects + ")"));
         Html.info(sb, info);
 
-        sb.append("<h2>Metrics (spec §9)</h2>\n<table class=\"metrics\">\n");
+        sb.append("<h2>Metrics</h2>\n<table class=\"metrics\">\n");
         Html.header(sb, "detector");
         for (String d : dets) Html.row(sb, d.equals(Evaluation.FUSED) ? "fused" : null, Html.escape(d), ev.metrics().get(d));
         sb.append("</table>\n<p>Percentages with one decimal, as in the paper; each cell's title (hover) is the fraction, "
                 + "and metrics.json has all of them. fused = the CRD detector (sum of the normalised branch maps, "
                 + "Gaussian σ = 4); rgb and ").append(Html.escape(second)).append(" = each branch's normalised map alone, "
                 + "smoothed the same way. Image scores are map maxima.</p>\n");
+        Html.legend(sb);
 
         if (!ev.settings().isEmpty()) FewModalEvaluation.html(sb, ev.settings());
 

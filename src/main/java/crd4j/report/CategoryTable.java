@@ -34,17 +34,17 @@ public final class CategoryTable {
         Set<String> dets = new LinkedHashSet<>();
         for (Evaluation.Summary r : rows) dets.addAll(r.metrics().keySet());
         for (String d : dets) {
-            double[] sum = new double[6];
+            double[] sum = new double[Html.HEADERS.size()];
             int n = 0;
             for (Evaluation.Summary r : rows) {
                 MetricSet m = r.metrics().get(d);
                 if (m == null) continue;
                 double[] v = Html.values(m);
-                for (int k = 0; k < 6; k++) sum[k] += v[k];
+                for (int k = 0; k < sum.length; k++) sum[k] += v[k];
                 n++;
             }
-            for (int k = 0; k < 6; k++) sum[k] /= n;
-            mean.put(d, new MetricSet(sum[0], sum[1], sum[2], sum[3], sum[4], sum[5]));
+            for (int k = 0; k < sum.length; k++) sum[k] /= n;
+            mean.put(d, MetricSet.of(sum));
         }
     }
 
@@ -70,33 +70,48 @@ public final class CategoryTable {
         }
     }
 
-    /** The fused table as fixed-width text (percent, one decimal). */
+    /**
+     * The fused table as fixed-width text (percent, one decimal): the paper's six metrics, then a second block with the
+     * six the 2025 reference prints (kept apart so the two AU-PRO definitions are not read as one).
+     */
     public String text() {
         int w = "category".length();
         for (Evaluation.Summary r : rows) w = Math.max(w, r.category().length());
-        String fmt = "%-" + w + "s %8s %8s %8s %8s %11s %12s%n";
         StringBuilder sb = new StringBuilder("fused detector, percent:\n");
-        sb.append(String.format(Locale.ROOT, fmt, "category", "I-AUROC", "I-AP", "P-AUROC", "P-AP", "AU-PRO@0.3", "AU-PRO@0.01"));
-        for (Evaluation.Summary r : rows) textRow(sb, fmt, r.category(), r.metrics().get(Evaluation.FUSED));
-        textRow(sb, fmt, "mean", mean.get(Evaluation.FUSED));
+        block(sb, w, MetricSet.PAPER_HEADERS, false);
+        sb.append("fused detector, percent, ").append(MetricSet.TRD_LEGEND_SHORT).append('\n');
+        block(sb, w, MetricSet.TRD_HEADERS, true);
         return sb.toString();
     }
 
-    private static void textRow(StringBuilder sb, String fmt, String label, MetricSet m) {
-        Object[] a = new Object[7];
+    private void block(StringBuilder sb, int w, List<String> headers, boolean trd) {
+        StringBuilder fmt = new StringBuilder("%-" + w + "s");
+        for (String h : headers) fmt.append(" %").append(Math.max(8, h.length())).append('s');
+        fmt.append("%n");
+        Object[] head = new Object[headers.size() + 1];
+        head[0] = "category";
+        for (int k = 0; k < headers.size(); k++) head[k + 1] = headers.get(k);
+        sb.append(String.format(Locale.ROOT, fmt.toString(), head));
+        for (Evaluation.Summary r : rows) textRow(sb, fmt.toString(), r.category(), r.metrics().get(Evaluation.FUSED), trd);
+        textRow(sb, fmt.toString(), "mean", mean.get(Evaluation.FUSED), trd);
+    }
+
+    private static void textRow(StringBuilder sb, String fmt, String label, MetricSet m, boolean trd) {
+        double[] v = trd ? m.trdValues() : m.paperValues();
+        Object[] a = new Object[v.length + 1];
         a[0] = label;
-        double[] v = Html.values(m);
-        for (int k = 0; k < 6; k++) a[k + 1] = Html.pct(v[k]);
+        for (int k = 0; k < v.length; k++) a[k + 1] = Html.pct(v[k]);
         sb.append(String.format(Locale.ROOT, fmt, a));
     }
 
     public String markdown() {
         StringBuilder sb = new StringBuilder("# crd eval: ").append(rows.size()).append(" categories\n\n");
-        sb.append("Spec §9 metrics in percent (one decimal, as in the paper); metrics.json has the fractions. ")
-                .append("The mean row is the arithmetic mean over the categories.\n\n");
+        sb.append("Metrics in percent (one decimal, as in the paper); metrics.json has the fractions. ")
+                .append("The mean row is the arithmetic mean over the categories. The first six columns are the paper's; ")
+                .append(MetricSet.TRD_LEGEND).append("\n\n");
         for (String d : mean.keySet()) {
             sb.append("## ").append(title(d)).append("\n\n| category | ").append(String.join(" | ", Html.HEADERS)).append(" |\n|---|");
-            sb.append("---:|".repeat(6)).append('\n');
+            sb.append("---:|".repeat(Html.HEADERS.size())).append('\n');
             for (Evaluation.Summary r : rows) {
                 MetricSet m = r.metrics().get(d);
                 if (m != null) mdRow(sb, md(r.category()), m);
@@ -128,8 +143,9 @@ public final class CategoryTable {
         StringBuilder sb = new StringBuilder();
         Html.head(sb, "crd eval: " + rows.size() + " categories");
         sb.append("<h1>CRD evaluation: ").append(rows.size()).append(" categories</h1>\n");
-        sb.append("<p>Spec §9 metrics in percent with one decimal, as in the paper; each cell's title (hover) is the "
+        sb.append("<p>Metrics in percent with one decimal, as in the paper; each cell's title (hover) is the "
                 + "fraction, and metrics.json has all of them. The mean row is the arithmetic mean over the categories.</p>\n");
+        Html.legend(sb);
         for (String d : mean.keySet()) {
             sb.append("<h2>").append(Html.escape(title(d))).append("</h2>\n<table class=\"metrics\" id=\"")
                     .append(Html.escape(d)).append("\">\n");

@@ -7,6 +7,7 @@ import crd4j.backend.Backend;
 import crd4j.data.MvtecDataset;
 import crd4j.detect.AnomalyScoring;
 import crd4j.detect.BranchMode;
+import crd4j.data.SecondInput;
 import crd4j.detect.Detector;
 import crd4j.detect.MissingStrategy;
 import crd4j.detect.NormalizationStats;
@@ -162,12 +163,24 @@ public final class Evaluation {
      */
     public static Evaluation run(Path modelFile, Backend be, Path dataRoot, String category, Consumer<String> progress)
             throws IOException {
-        return run(modelFile, be, dataRoot, category, List.of(), progress);
+        return run(modelFile, be, dataRoot, category, SecondInput.Choice.MODEL, List.of(), progress);
     }
 
-    /** The same, plus the few-modal {@code specs} ({@link #runWithSettings}); no specs: the complete evaluation only. */
+    /** The complete evaluation plus the few-modal {@code specs}, the second modality as the model file records. */
     public static Evaluation run(Path modelFile, Backend be, Path dataRoot, String category, List<FewModalEvaluation.Spec> specs,
                                  Consumer<String> progress) throws IOException {
+        return run(modelFile, be, dataRoot, category, SecondInput.Choice.MODEL, specs, progress);
+    }
+
+    /**
+     * As {@link #run(Path, Backend, Path, String, Consumer)}, plus the few-modal {@code specs} ({@link #runWithSettings};
+     * none: the complete evaluation only). The test split's second modality is preprocessed as the model file records
+     * ({@link SecondInput#ofModel}), which must agree with {@code asked} (the user's {@code --second}/{@code --sobel-k}),
+     * and the category must hold those files. A single-modality Reverse Distillation model file is scored on complete
+     * samples with its one modality.
+     */
+    public static Evaluation run(Path modelFile, Backend be, Path dataRoot, String category, SecondInput.Choice asked,
+                                 List<FewModalEvaluation.Spec> specs, Consumer<String> progress) throws IOException {
         MvtecDataset ds = MvtecDataset.open(dataRoot, category);
         ds.samples("test");   // fails on a missing or empty test split before the (large) model is read
         crd4j.io.ModelFile.Contents contents = crd4j.io.ModelFile.read(modelFile);
@@ -183,6 +196,9 @@ public final class Evaluation {
             }
         }
         ModelFiles.Loaded l = ModelFiles.fromContents(contents.tensors(), contents.meta(), modelFile, new NnContext(be, DType.FLOAT32, 0));
+        SecondInput input = SecondInput.ofModel(l.meta(), modelFile);
+        asked.check(input, modelFile);
+        ds = ds.with(input, "the model " + modelFile.getFileName());
         if (l.model().secondModality() != ds.modality()) {
             throw new WeightsFormatException(modelFile, "model's second modality is " + l.model().secondModality().key()
                     + " but " + ds.categoryDir() + " has " + ds.modality().key());
@@ -193,7 +209,12 @@ public final class Evaluation {
         }
     }
 
-    /** Scores every test sample of {@code ds} with {@code det} (at the model's input side S) and evaluates. */
+    /**
+     * Scores every test sample of {@code ds} with {@code det} (at the model's input side S) and evaluates. {@code ds}
+     * must preprocess the second modality as the model was trained: open it with
+     * {@code MvtecDataset.open(root, category).with(SecondInput.ofModel(meta, modelFile), ...)}; only the branch
+     * (depth or normals) can be checked here.
+     */
     public static Evaluation run(Detector det, ModelInfo model, MvtecDataset ds, Consumer<String> progress) throws IOException {
         return run(det, model, ds, Setting.COMPLETE, progress);
     }
@@ -337,14 +358,16 @@ public final class Evaluation {
 
     // ------------------------------------------------------------------------------------------------ outputs
 
-    /** The metrics.json node of one detector: six fractions under their documented keys. */
+    /**
+     * The metrics.json node of one detector: twelve fractions under their documented keys, the paper's six
+     * ({@link MetricSet#PAPER_KEYS}) then the 2025 reference's ({@link MetricSet#TRD_KEYS}: {@code au_pro_sampled_*} is
+     * the threshold-sampled AU-PRO, not the exact {@code au_pro_*}). An undefined value (e.g. no GT region) is NaN, which
+     * Jackson writes as the string {@code "NaN"}.
+     */
     public static ObjectNode metricsNode(ObjectNode n, MetricSet m) {
-        n.put("i_auroc", m.iAuroc());
-        n.put("i_ap", m.iAp());
-        n.put("p_auroc", m.pAuroc());
-        n.put("p_ap", m.pAp());
-        n.put("au_pro_0.3", m.auPro30());
-        n.put("au_pro_0.01", m.auPro01());
+        double[] p = m.paperValues(), t = m.trdValues();
+        for (int k = 0; k < p.length; k++) n.put(MetricSet.PAPER_KEYS.get(k), p[k]);
+        for (int k = 0; k < t.length; k++) n.put(MetricSet.TRD_KEYS.get(k), t[k]);
         return n;
     }
 
@@ -400,16 +423,30 @@ public final class Evaluation {
     /** The few-modal settings' text table (fused detector), or "" when there are none. */
     public String settingsTable() { return settings.isEmpty() ? "" : FewModalEvaluation.table(settings); }
 
-    /** The metrics as the fixed-width text table {@code crd eval} prints (fractions, 4 decimals). */
+    /**
+     * The metrics as the fixed-width text table {@code crd eval} prints (fractions, 4 decimals): the paper's six, then
+     * a second block with the six the 2025 reference prints, so the two AU-PRO definitions are not read as one.
+     */
     public String table() {
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-8s %8s %8s %8s %8s %11s %12s%n", "detector",
-                "I-AUROC", "I-AP", "P-AUROC", "P-AP", "AU-PRO@0.3", "AU-PRO@0.01"));
-        for (Map.Entry<String, MetricSet> e : metrics.entrySet()) {
-            MetricSet m = e.getValue();
-            sb.append(String.format(Locale.ROOT, "%-8s %8.4f %8.4f %8.4f %8.4f %11.4f %12.4f%n", e.getKey(), m.iAuroc(), m.iAp(),
-                    m.pAuroc(), m.pAp(), m.auPro30(), m.auPro01()));
-        }
+        StringBuilder sb = new StringBuilder();
+        tableBlock(sb, MetricSet.PAPER_HEADERS, false);
+        sb.append(MetricSet.TRD_LEGEND_SHORT).append('\n');
+        tableBlock(sb, MetricSet.TRD_HEADERS, true);
         return sb.toString();
+    }
+
+    private void tableBlock(StringBuilder sb, List<String> headers, boolean trd) {
+        sb.append(String.format(Locale.ROOT, "%-8s", "detector"));
+        for (String h : headers) sb.append(String.format(Locale.ROOT, " %" + Math.max(8, h.length()) + "s", h));
+        sb.append('\n');
+        for (Map.Entry<String, MetricSet> e : metrics.entrySet()) {
+            double[] v = trd ? e.getValue().trdValues() : e.getValue().paperValues();
+            sb.append(String.format(Locale.ROOT, "%-8s", e.getKey()));
+            for (int k = 0; k < v.length; k++) {
+                sb.append(String.format(Locale.ROOT, " %" + Math.max(8, headers.get(k).length()) + ".4f", v[k]));
+            }
+            sb.append('\n');
+        }
     }
 
     /** The self-contained HTML report (see {@link CategoryReport}); re-reads the inputs of the samples it shows. */

@@ -94,30 +94,26 @@ public final class FewModalEvaluation {
 
     /** The mean of each metric over {@code ms}. */
     public static MetricSet meanOf(List<MetricSet> ms) {
-        double[] acc = new double[Html.values(ms.get(0)).length];
+        double[] acc = new double[ms.get(0).values().length];
         for (MetricSet x : ms) {
-            double[] v = Html.values(x);
+            double[] v = x.values();
             for (int k = 0; k < v.length; k++) acc[k] += v[k] / ms.size();
         }
-        return metricSet(acc);
+        return MetricSet.of(acc);
     }
 
     /** Population standard deviation (ddof 0) of each metric over {@code ms}. */
     static MetricSet stdOf(List<MetricSet> ms, MetricSet mean) {
-        double[] m = Html.values(mean);
+        double[] m = mean.values();
         double[] acc = new double[m.length];
         for (MetricSet x : ms) {
-            double[] v = Html.values(x);
+            double[] v = x.values();
             for (int k = 0; k < v.length; k++) acc[k] += (v[k] - m[k]) * (v[k] - m[k]);
         }
         for (int k = 0; k < acc.length; k++) acc[k] = Math.sqrt(acc[k] / ms.size());
-        return metricSet(acc);
+        return MetricSet.of(acc);
     }
 
-    /** A MetricSet from its values in {@link Html#values} order. */
-    private static MetricSet metricSet(double[] v) {
-        return new MetricSet(v[0], v[1], v[2], v[3], v[4], v[5]);
-    }
 
     /** {@code "settings": [...]} entries of metrics.json. */
     static void json(ArrayNode arr, List<Result> results, Modality second) {

@@ -8,8 +8,16 @@ import java.util.Map;
 
 /** Small HTML helpers shared by the category and summary reports. */
 final class Html {
-    /** The six metrics of spec §9 in the paper's order, with their metrics.json keys. */
-    static final List<String> HEADERS = List.of("I-AUROC", "I-AP", "P-AUROC", "P-AP", "AU-PRO@0.3", "AU-PRO@0.01");
+    /**
+     * The twelve metric columns: the six of spec §9 in the paper's order, then the six the 2025 reference prints (§16.2),
+     * in {@link MetricSet#values()} order.
+     */
+    static final List<String> HEADERS;
+    static {
+        List<String> h = new java.util.ArrayList<>(MetricSet.PAPER_HEADERS);
+        h.addAll(MetricSet.TRD_HEADERS);
+        HEADERS = List.copyOf(h);
+    }
 
     static final String STYLE = """
             body { font-family: sans-serif; margin: 1.5em; color: #222; }
@@ -17,6 +25,8 @@ final class Html {
             th, td { border: 1px solid #ccc; padding: 3px 9px; }
             td.num { text-align: right; font-variant-numeric: tabular-nums; }
             tr.mean td { font-weight: bold; border-top: 2px solid #888; }
+            th.group { background: #f4f4f4; font-weight: normal; font-size: 13px; }
+            .legend { font-size: 13px; color: #444; }
             table.info th { text-align: left; background: #f4f4f4; }
             figure { display: inline-block; margin: 0 6px 6px 0; vertical-align: top; }
             figcaption { font-size: 12px; color: #444; max-width: 480px; }
@@ -30,7 +40,7 @@ final class Html {
     private Html() {}
 
     static double[] values(MetricSet m) {
-        return new double[]{m.iAuroc(), m.iAp(), m.pAuroc(), m.pAp(), m.auPro30(), m.auPro01()};
+        return m.values();
     }
 
     /** A fraction as a percentage with one decimal, like the paper ("91.2"); NaN is "n/a". */
@@ -42,7 +52,7 @@ final class Html {
         return Double.isNaN(v) ? "n/a" : pct(v) + "%";
     }
 
-    /** One metrics row: the label cell (already HTML) then six percentage cells with the fraction as title. */
+    /** One metrics row: the label cell (already HTML) then twelve percentage cells with the fraction as title. */
     static void row(StringBuilder sb, String cls, String labelHtml, MetricSet m) {
         sb.append("<tr").append(cls == null ? "" : " class=\"" + cls + "\"").append("><td>").append(labelHtml).append("</td>");
         for (double v : values(m)) {
@@ -51,10 +61,18 @@ final class Html {
         sb.append("</tr>\n");
     }
 
+    /** Two header rows: the column groups (the paper's metrics, the 2025 reference's), then the metric names. */
     static void header(StringBuilder sb, String first) {
-        sb.append("<tr><th>").append(escape(first)).append("</th>");
+        sb.append("<tr><th rowspan=\"2\">").append(escape(first)).append("</th><th class=\"group\" colspan=\"")
+                .append(MetricSet.PAPER_HEADERS.size()).append("\">as in the paper (exact AU-PRO)</th><th class=\"group\" colspan=\"")
+                .append(MetricSet.TRD_HEADERS.size()).append("\">as the 2025 reference (TRD) prints them</th></tr>\n<tr>");
         for (String h : HEADERS) sb.append("<th>").append(h).append("</th>");
         sb.append("</tr>\n");
+    }
+
+    /** The legend paragraph under a metrics table: what the 2025 reference's columns are. */
+    static void legend(StringBuilder sb) {
+        sb.append("<p class=\"legend\">").append(escape(MetricSet.TRD_LEGEND)).append("</p>\n");
     }
 
     static void head(StringBuilder sb, String title) {

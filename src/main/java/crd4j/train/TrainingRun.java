@@ -8,6 +8,8 @@ import crd4j.backend.Backend;
 import crd4j.backend.Tensor;
 import crd4j.data.MvtecDataset;
 import crd4j.detect.BranchMode;
+import crd4j.data.NormalsFromDepth;
+import crd4j.data.SecondInput;
 import crd4j.detect.NormalizationStats;
 import crd4j.detect.Sample;
 import crd4j.detect.ValidationStatistics;
@@ -66,14 +68,21 @@ public final class TrainingRun {
     /**
      * @param teacher          torchvision wide_resnet50_2 .pth path, or {@code "random"}
      * @param calibrateTeacher with a random teacher: estimate its batch-norm statistics on the training images first
+     * @param recipe           the reference version whose settings {@code seed} and {@code semantics} came from (recorded
+     *                         in the model file) and whose second input is used for xyz data when {@code second} is null
+     * @param second           the second input ({@code --second}); null: the data's own (xyz TIFFs → the recipe's
+     *                         choice, normals PNGs → normals)
+     * @param sobelK           {@code --sobel-k} for normals-from-depth; null: the class's default k
      */
     public record Config(Path data, String category, String teacher, Preset preset, int epochs, int batch, double lr,
                          long seed, FusionSemantics semantics, boolean calibrateTeacher, Path out, boolean resume,
-                         int mappingEpochs) {
+                         Recipe recipe, SecondInput.Kind second, Integer sobelK, int mappingEpochs) {
         /** Without a mapping network. */
         public Config(Path data, String category, String teacher, Preset preset, int epochs, int batch, double lr,
-                      long seed, FusionSemantics semantics, boolean calibrateTeacher, Path out, boolean resume) {
-            this(data, category, teacher, preset, epochs, batch, lr, seed, semantics, calibrateTeacher, out, resume, 0);
+                      long seed, FusionSemantics semantics, boolean calibrateTeacher, Path out, boolean resume,
+                      Recipe recipe, SecondInput.Kind second, Integer sobelK) {
+            this(data, category, teacher, preset, epochs, batch, lr, seed, semantics, calibrateTeacher, out, resume, recipe, second,
+                    sobelK, 0);
         }
 
         public Config {
@@ -81,6 +90,22 @@ public final class TrainingRun {
             if (epochs < 1) throw new IllegalArgumentException("--epochs must be >= 1");
             if (batch < 2) throw new IllegalArgumentException("--batch must be >= 2 (batch norm in training mode needs more than one sample)");
             if (!(lr > 0)) throw new IllegalArgumentException("--lr must be > 0");
+            if (recipe == null) recipe = Recipe.PAPER_2024;
+            if (sobelK != null) NormalsFromDepth.checkSobelK(sobelK);
+        }
+
+        /** The paper-era recipe, the data's own second input. */
+        public Config(Path data, String category, String teacher, Preset preset, int epochs, int batch, double lr,
+                      long seed, FusionSemantics semantics, boolean calibrateTeacher, Path out, boolean resume) {
+            this(data, category, teacher, preset, epochs, batch, lr, seed, semantics, calibrateTeacher, out, resume,
+                    Recipe.PAPER_2024, null, null);
+        }
+
+        /** The second input this configuration asks for, given the data's own ({@code detected}). */
+        public SecondInput secondInput(SecondInput detected) {
+            SecondInput.Kind k = second != null ? second
+                    : detected.kind() == SecondInput.Kind.DEPTH ? recipe.xyzInput() : detected.kind();
+            return SecondInput.of(k, sobelK, category);
         }
     }
 
@@ -128,6 +153,8 @@ public final class TrainingRun {
         CrdTrainer trainer;
         int startEpoch = 0;
         long seed = c.seed();
+        SecondInput second;
+        String recipe;
         if (c.resume()) {
             if (!Files.isRegularFile(statePath)) throw new WeightsFormatException(statePath, "--resume: training-state file missing");
             ModelFile.Contents st = ModelFile.read(statePath);
@@ -142,6 +169,13 @@ public final class TrainingRun {
                         + st.meta().path("category").asText() + "', not '" + c.category() + "'");
             }
             seed = st.meta().path("seed").asLong(seed);
+            second = SecondInput.ofModel(modelMeta, statePath);
+            if ((c.second() != null || c.sobelK() != null) && !second.equals(c.secondInput(ds.secondInput()))) {
+                throw new WeightsFormatException(statePath, "--resume: this run trains with --second " + second.describe()
+                        + "; it cannot continue with " + c.secondInput(ds.secondInput()).describe());
+            }
+            ds = ds.with(second, "--resume (" + statePath.getFileName() + ")");
+            recipe = modelMeta.path("recipe").asText(Recipe.PAPER_2024.key());
             model = ModelFiles.fromContents(st.tensors(), modelMeta, statePath, new NnContext(be, DType.FLOAT32, seed)).model();
             teacherSource = modelMeta.path("teacher").asText("?");
             startEpoch = st.meta().path("epoch").asInt();
@@ -163,6 +197,9 @@ public final class TrainingRun {
             listener.log(String.format(java.util.Locale.ROOT, "resuming %s after epoch %d (lr %.6g, seed %d)", statePath,
                     startEpoch, trainer.rgbOptimizer().lr(), seed));
         } else {
+            second = c.secondInput(ds.secondInput());
+            ds = ds.with(second, "--second " + second.kind().key());
+            recipe = c.recipe().key();
             Preset p = c.preset();
             model = new CrdModel(new NnContext(be, DType.FLOAT32, seed), p, ds.modality());
             if (c.teacher().equals("random")) {
@@ -188,6 +225,8 @@ public final class TrainingRun {
             }
             trainer = new CrdTrainer(be, model, c.lr());
         }
+        train = ds.samples("train");        // again: the chosen second input may live in another folder
+        val = ds.samples("validation");
         int size = model.preset().size();
         if (startEpoch >= c.epochs()) {
             listener.log("already trained " + startEpoch + " epochs (>= --epochs " + c.epochs() + "); recomputing validation statistics");
@@ -196,8 +235,12 @@ public final class TrainingRun {
             listener.log("the last batch of each epoch would hold 1 sample; it is skipped (batch norm in training mode needs"
                     + " more than one sample)");
         }
-        listener.log(String.format(java.util.Locale.ROOT, "%s/%s: %d training and %d validation samples, preset %s (S=%d), second modality %s",
-                c.data(), c.category(), train.size(), val.size(), model.preset().name(), size, ds.modality().key()));
+        listener.log(String.format(java.util.Locale.ROOT, "%s/%s: %d training and %d validation samples, preset %s (S=%d), second input %s, recipe %s",
+                c.data(), c.category(), train.size(), val.size(), model.preset().name(), size, second.describe(), recipe));
+        ObjectNode info = JSON.createObjectNode();
+        info.put("recipe", recipe);
+        info.put("seed", seed);
+        second.writeTo(info);
 
         InputCache cache = new InputCache(ds, size, train.size());
         int perEpoch = train.size() - (train.size() % c.batch() == 1 ? 1 : 0);
@@ -221,7 +264,7 @@ public final class TrainingRun {
             }
             trainer.endEpoch();
             model.train(false);
-            saveCheckpoint(model, teacherSource, trainer, c, seed, statePath, e + 1);
+            saveCheckpoint(model, teacherSource, trainer, c, seed, statePath, e + 1, info);
             done++;
             double secs = (System.nanoTime() - te) / 1e9, total = (System.nanoTime() - t0) / 1e9;
             listener.epochDone(new EpochReport(e + 1, c.epochs(), lr0, rgbLoss / Math.max(steps, 1), otherLoss / Math.max(steps, 1),
@@ -238,7 +281,7 @@ public final class TrainingRun {
         }
         listener.log(line + "; and for scoring with one modality missing: " + (stats.modes(stats.branches().get(0)).size() - 1)
                 + " modes per branch");
-        ModelFiles.save(model, c.out(), teacherSource, stats.toJson());
+        ModelFiles.save(model, c.out(), teacherSource, stats.toJson(), info);
         return new Result(model, stats, teacherSource, Math.max(startEpoch, c.epochs()));
     }
 
@@ -312,7 +355,7 @@ public final class TrainingRun {
     }
 
     private static void saveCheckpoint(CrdModel model, String teacherSource, CrdTrainer trainer, Config c, long seed,
-                                       Path statePath, int epochsDone) throws IOException {
+                                       Path statePath, int epochsDone, ObjectNode info) throws IOException {
         Map<String, HostTensor> t = new LinkedHashMap<>(ModelFiles.tensors(model));
         trainer.rgbOptimizer().exportState().forEach((k, v) -> t.put("optim.rgb." + k, v));
         trainer.otherOptimizer().exportState().forEach((k, v) -> t.put("optim.other." + k, v));
@@ -328,10 +371,10 @@ public final class TrainingRun {
         meta.put("rng", "java.util.Random(seed*1000003+epoch) per epoch; next epoch " + epochsDone);
         meta.put("batch", c.batch());
         meta.put("category", c.category());
-        meta.set("model", ModelFiles.meta(model, teacherSource, null));
+        meta.set("model", ModelFiles.meta(model, teacherSource, null, info));
         // the training state first: it alone is what --resume reads, so it must never lag behind the model file
         ModelFile.write(statePath, t, meta);
-        ModelFiles.save(model, c.out(), teacherSource, null);
+        ModelFiles.save(model, c.out(), teacherSource, null, info);
     }
 
     private static void putLogits(Map<String, HostTensor> t, String prefix, List<FusionWeights> ws) {

@@ -51,6 +51,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class EvalReportTest {
     static final int S = 64, PANELS = 2, TEST_SAMPLES = 4;
     static final String[] KEYS = {"i_auroc", "i_ap", "p_auroc", "p_ap", "au_pro_0.3", "au_pro_0.01"};
+    /** The 2025 reference's metrics (threshold-sampled AU-PRO, F1-max), after the paper's six. */
+    static final String[] TRD_KEYS = {"au_pro_sampled_0.3", "au_pro_sampled_0.1", "au_pro_sampled_0.05", "au_pro_sampled_0.01",
+            "i_f1_max", "p_f1_max"};
+    static final String[] ALL_KEYS = java.util.stream.Stream.concat(java.util.Arrays.stream(KEYS), java.util.Arrays.stream(TRD_KEYS))
+            .toArray(String[]::new);
     static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
@@ -119,8 +124,8 @@ class EvalReportTest {
         JsonNode m = JSON.readTree(single.resolve("metrics.json").toFile());
         assertEquals(List.of("fused", "rgb", "depth"), iterable(m.fieldNames()));
         for (String det : new String[]{"fused", "rgb", "depth"}) {
-            assertEquals(List.of(KEYS), iterable(m.get(det).fieldNames()), det);
-            for (String k : KEYS) assertTrue(m.get(det).get(k).isNumber(), det + "." + k);
+            assertEquals(List.of(ALL_KEYS), iterable(m.get(det).fieldNames()), det);
+            for (String k : ALL_KEYS) assertTrue(m.get(det).get(k).isNumber(), det + "." + k);
         }
         try (Stream<Path> w = Files.list(single.resolve("maps"))) {
             assertEquals(TEST_SAMPLES, w.count(), "one maps/ folder per defect type plus good");
@@ -158,13 +163,15 @@ class EvalReportTest {
         JsonNode m = JSON.readTree(single.resolve("metrics.json").toFile());
         for (String det : new String[]{"fused", "rgb", "depth"}) {
             StringBuilder row = new StringBuilder("<td>" + det + "</td>");
-            for (String k : KEYS) {
+            for (String k : ALL_KEYS) {
                 double v = m.get(det).get(k).asDouble();
                 row.append("<td class=\"num\" title=\"").append(v).append("\">")
                         .append(String.format(Locale.ROOT, "%.1f", 100 * v)).append("</td>");
             }
-            assertTrue(html.contains(row), "metrics row " + row);
+            assertTrue(html.contains(row + "</tr>"), "metrics row " + row);
         }
+        assertTrue(html.contains("as the 2025 reference (TRD) prints them") && html.contains("threshold-sampled AU-PRO"),
+                "the 2025 reference's columns are labelled apart from the exact AU-PRO");
     }
 
     @Test
@@ -262,8 +269,10 @@ class EvalReportTest {
 
         StringBuilder mdRow = new StringBuilder("| **mean** |"), htmlRow = new StringBuilder("<tr class=\"mean\"><td>mean</td>");
         StringBuilder textRow = new StringBuilder("mean");
+        StringBuilder trdTextRow = new StringBuilder("mean");
         for (String det : new String[]{"fused", "rgb", "depth"}) {
-            for (String k : KEYS) {
+            for (String k : ALL_KEYS) {
+                boolean trd = java.util.Arrays.asList(TRD_KEYS).contains(k);
                 double a = JSON.readTree(multi.resolve("cookie/metrics.json").toFile()).get(det).get(k).asDouble();
                 double b = JSON.readTree(multi.resolve("puck/metrics.json").toFile()).get(det).get(k).asDouble();
                 double mean = top.get("mean").get(det).get(k).asDouble();
@@ -272,13 +281,14 @@ class EvalReportTest {
                     String pct = String.format(Locale.ROOT, "%.1f", 100 * mean);
                     mdRow.append(' ').append(pct).append(" |");
                     htmlRow.append("<td class=\"num\" title=\"").append(mean).append("\">").append(pct).append("</td>");
-                    textRow.append("\\s+").append(Pattern.quote(pct));
+                    (trd ? trdTextRow : textRow).append("\\s+").append(Pattern.quote(pct));
                 }
             }
         }
         assertTrue(md.contains(mdRow), "summary.md mean row " + mdRow + " in\n" + md);
         assertTrue(html.contains(htmlRow), "report.html mean row " + htmlRow);
         assertTrue(Pattern.compile("(?m)^" + textRow + "\\s*$").matcher(multiStdout).find(), "stdout mean row in\n" + multiStdout);
+        assertTrue(Pattern.compile("(?m)^" + trdTextRow + "\\s*$").matcher(multiStdout).find(), "stdout TRD mean row in\n" + multiStdout);
     }
 
     @Test

@@ -41,8 +41,13 @@ final class EvalReference {
 
     /** Runs the script with {@code args} (plus {@code --out}) unless cached, and opens the result. */
     static EvalReference generate(String name, String... args) {
+        return generate(SCRIPT, name, args);
+    }
+
+    /** As {@link #generate(String, String...)} for another script writing the same format (cached under its own name). */
+    static EvalReference generate(Path script, String name, String... args) {
         assumeScipy();
-        Path dir = PyReference.generate(SCRIPT, CACHE.resolve(name), args);
+        Path dir = PyReference.generate(script, CACHE.resolve(name), args);
         try {
             return new EvalReference(dir);
         } catch (java.io.IOException e) {
