@@ -13,7 +13,7 @@ import crd4j.io.AtomicFiles;
 import crd4j.io.Npy;
 import crd4j.model.Checkpoints;
 import crd4j.model.CrdModel;
-import crd4j.model.Modality;
+import crd4j.data.SecondInput;
 import crd4j.model.ModelFiles;
 import crd4j.nn.NnContext;
 import crd4j.tensor.DType;
@@ -57,6 +57,9 @@ final class DetectCommand implements Callable<Integer> {
     @Mixin
     SampleInputs inputs;
 
+    @Mixin
+    SecondInputOptions secondOptions;
+
     @Option(names = "--out", required = true, description = "Output directory.")
     Path out;
 
@@ -82,25 +85,29 @@ final class DetectCommand implements Callable<Integer> {
         CrdModel model;
         NormalizationStats stats = null;
         String modelName;
+        SecondInput second;
         if (modelFile != null) {
             ModelFiles.Loaded l = ModelFiles.load(modelFile, ctx);
             model = l.model();
             modelName = modelFile.toString();
+            second = SecondInput.ofModel(l.meta(), modelFile);
+            secondOptions.choice().check(second, modelFile);
             var node = l.meta().get("stats");
             if (statsFile == null && node != null && !node.isNull()) {
                 stats = NormalizationStats.fromJson(node, model.secondModality().key(), modelFile);
             }
         } else {
+            second = inputs.secondWithoutModel(secondOptions);
             Map<String, HostTensor> sd = Checkpoints.readTeacher(teacher);
             model = new CrdModel(ctx, InspectCommand.presetFor(Checkpoints.teacherBase(sd, teacher), inputs.sizeOfGivenTensors()),
-                    inputs.normals != null ? Modality.NORMALS : Modality.DEPTH);
+                    second.branch());
             Checkpoints.loadTeacher(model.teacher(), sd, teacher);
             Checkpoints.loadReference(model, checkpoint);
             modelName = checkpoint.toString();
         }
         int s = model.preset().size();
-        SampleInputs.Loaded in = inputs.load(s, true);
-        SampleInputs.checkAgainst(in, s, model.secondModality(), modelName);
+        SampleInputs.Loaded in = inputs.load(s, true, second);
+        SampleInputs.checkAgainst(in, s, modelName);
         String key = model.secondModality().key();
         if (statsFile != null) stats = NormalizationStats.read(statsFile, key);
         if (stats == null) throw new IllegalArgumentException("no normalisation statistics: give --stats S.json");

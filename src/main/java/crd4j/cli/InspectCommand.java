@@ -8,7 +8,7 @@ import crd4j.data.ImageInputs;
 import crd4j.io.Npy;
 import crd4j.model.Checkpoints;
 import crd4j.model.CrdModel;
-import crd4j.model.Modality;
+import crd4j.data.SecondInput;
 import crd4j.model.ModelFiles;
 import crd4j.model.Preset;
 import crd4j.nn.NnContext;
@@ -44,6 +44,9 @@ final class InspectCommand implements Callable<Integer> {
     @Mixin
     SampleInputs inputs;
 
+    @Mixin
+    SecondInputOptions secondOptions;
+
     @Option(names = "--teacher", description = "torchvision wide_resnet50_2 .pth (zip or legacy format); "
             + "optional when --checkpoint is a crd4j model file.")
     Path teacher;
@@ -73,32 +76,37 @@ final class InspectCommand implements Callable<Integer> {
         SampleInputs.Loaded in;
         if (teacher == null && checkpoint == null) {
             // preprocessing only: the network inputs (and GT) are the output
-            in = inputs.load(inputs.sizeOfGivenTensors(), true);
+            SecondInput second = inputs.secondWithoutModel(secondOptions);
+            in = inputs.load(inputs.sizeOfGivenTensors(), true, second);
             result = new LinkedHashMap<>();
             if (in.rgb() != null) result.put("input_rgb", in.rgb());
-            if (in.other() != null) result.put("input_" + (in.secondKind() == null ? "depth" : in.secondKind().key()), in.other());
+            if (in.other() != null) result.put("input_" + second.branch().key(), in.other());
         } else {
             Backend be = common.backend();
             NnContext ctx = new NnContext(be, dt, 0);
             CrdModel model;
             String modelName;
+            SecondInput second;
             if (checkpoint != null && ModelFiles.looksLikeModelFile(checkpoint)) {
-                // raw files are preprocessed at the model's side, so the model comes first
-                model = ModelFiles.load(checkpoint, ctx).model();
+                // raw files are preprocessed at the model's side and as its second input, so the model comes first
+                ModelFiles.Loaded l = ModelFiles.load(checkpoint, ctx);
+                model = l.model();
+                second = SecondInput.ofModel(l.meta(), checkpoint);
+                secondOptions.choice().check(second, checkpoint);
                 if (teacher != null) Checkpoints.loadTeacher(model.teacher(), Checkpoints.readTeacher(teacher), teacher);
                 modelName = checkpoint.toString();
             } else {
                 if (teacher == null) throw new IllegalArgumentException("--teacher is required unless --checkpoint is a crd4j model file");
+                second = inputs.secondWithoutModel(secondOptions);
                 Map<String, HostTensor> sd = Checkpoints.readTeacher(teacher);
-                model = new CrdModel(ctx, presetFor(Checkpoints.teacherBase(sd, teacher), inputs.sizeOfGivenTensors()),
-                        inputs.normals != null ? Modality.NORMALS : Modality.DEPTH);
+                model = new CrdModel(ctx, presetFor(Checkpoints.teacherBase(sd, teacher), inputs.sizeOfGivenTensors()), second.branch());
                 Checkpoints.loadTeacher(model.teacher(), sd, teacher);
                 if (checkpoint != null) Checkpoints.loadReference(model, checkpoint);
                 modelName = checkpoint != null ? checkpoint.toString() : teacher.toString();
             }
             int size = model.preset().size();
-            in = inputs.load(size, true);
-            SampleInputs.checkAgainst(in, size, model.secondModality(), modelName);
+            in = inputs.load(size, true, second);
+            SampleInputs.checkAgainst(in, size, modelName);
             HostTensor x = in.rgb(), y = in.other();
             if (dt == DType.FLOAT64) {
                 x = x == null ? null : x.toFloat64();

@@ -1,8 +1,7 @@
 package crd4j.cli;
 
-import crd4j.data.DepthPreprocessing;
 import crd4j.data.ImageInputs;
-import crd4j.model.Modality;
+import crd4j.data.SecondInput;
 import crd4j.tensor.HostTensor;
 import picocli.CommandLine.Option;
 
@@ -24,17 +23,17 @@ final class SampleInputs {
     @Option(names = "--rgb-image", description = "Raw RGB image (PNG), resized to the model's input side S and ImageNet-normalised.")
     Path rgbImage;
 
-    @Option(names = "--xyz", description = "Raw organized point cloud (float32 xyz TIFF, MVTec 3D-AD), turned into the depth input at side S.")
+    @Option(names = "--xyz", description = "Raw organized point cloud (float32 xyz TIFF, MVTec 3D-AD), turned into the model's second"
+            + " input at side S: a depth map, or surface normals computed from it (normals-from-depth models).")
     Path xyz;
 
     @Option(names = "--normals", description = "Raw surface-normals image (PNG, Eyecandies), preprocessed like RGB at side S.")
     Path normals;
 
     /**
-     * The network inputs, read and checked; either may be null (missing modality). {@code secondKind} is the kind of
-     * the second input's raw file (null for a preprocessed .npy, whose kind the file does not say).
+     * The network inputs, read and checked; either may be null (missing modality).
      */
-    record Loaded(HostTensor rgb, HostTensor other, Modality secondKind, Path rgbFile, Path otherFile) {
+    record Loaded(HostTensor rgb, HostTensor other, Path rgbFile, Path otherFile) {
         boolean complete() { return rgb != null && other != null; }
 
         /** The input file named first, for messages. */
@@ -45,10 +44,11 @@ final class SampleInputs {
     boolean raw() { return rgbImage != null || xyz != null || normals != null; }
 
     /**
-     * Reads the inputs; raw files are preprocessed at side {@code size}. With {@code allowMissing} either modality may
-     * be absent (not both).
+     * Reads the inputs; raw files are preprocessed at side {@code size}, the second one as {@code second} says (the
+     * model's recorded second input: depth, normals, or normals computed from depth). With {@code allowMissing} either
+     * modality may be absent (not both).
      */
-    Loaded load(int size, boolean allowMissing) throws IOException {
+    Loaded load(int size, boolean allowMissing, SecondInput second) throws IOException {
         if (rgb != null && rgbImage != null) throw new IllegalArgumentException("give at most one of --rgb (preprocessed .npy) or --rgb-image (raw PNG)");
         int seconds = (depth == null ? 0 : 1) + (xyz == null ? 0 : 1) + (normals == null ? 0 : 1);
         if (seconds > 1) throw new IllegalArgumentException("give at most one of --depth (preprocessed .npy), --xyz (raw TIFF) or --normals (raw PNG)");
@@ -60,16 +60,38 @@ final class SampleInputs {
             throw new IllegalArgumentException(hasRgb ? "give the second modality too: --depth (preprocessed .npy), --xyz (raw TIFF) or --normals (raw PNG)"
                     : "give the RGB input too: --rgb (preprocessed .npy) or --rgb-image (raw PNG)");
         }
+        if (xyz != null && second.kind().folder().equals("normals")) {
+            throw new IllegalArgumentException(xyz + ": an xyz TIFF, but the model's second input is " + second.describe() + " (give --normals)");
+        }
+        if (normals != null && second.kind() != SecondInput.Kind.NORMALS) {
+            throw new IllegalArgumentException(normals + ": a normals PNG, but the model's second input is " + second.describe()
+                    + " (give --xyz)");
+        }
         HostTensor x = rgb != null ? readInput(rgb) : rgbImage != null ? ImageInputs.rgbInput(rgbImage, size) : null;
-        HostTensor y = depth != null ? readInput(depth)
-                : xyz != null ? DepthPreprocessing.depthInput(xyz, size) : normals != null ? ImageInputs.normalsInput(normals, size) : null;
-        Path xFile = rgb != null ? rgb : rgbImage, yFile = depth != null ? depth : xyz != null ? xyz : normals;
+        Path raw = xyz != null ? xyz : normals;
+        HostTensor y = depth != null ? readInput(depth) : raw != null ? second.preprocess(raw, size) : null;
+        Path xFile = rgb != null ? rgb : rgbImage, yFile = depth != null ? depth : raw;
         if (x != null && y != null && !Arrays.equals(x.shape(), y.shape())) {
             throw new IllegalArgumentException(yFile + ": shape " + Arrays.toString(y.shape()) + " differs from "
                     + xFile + " " + Arrays.toString(x.shape()));
         }
-        Modality kind = xyz != null ? Modality.DEPTH : normals != null ? Modality.NORMALS : null;
-        return new Loaded(x, y, kind, xFile, yFile);
+        return new Loaded(x, y, xFile, yFile);
+    }
+
+    /**
+     * The second input when no model file records it (a reference .pth, or preprocessing only): {@code --normals}
+     * gives normals; an xyz TIFF gives {@code --second} (default depth) with {@code --sobel-k} (default 5, the
+     * reference's k for classes without their own).
+     */
+    SecondInput secondWithoutModel(SecondInputOptions options) {
+        if (normals != null) {
+            if (options.kind() != null && options.kind() != SecondInput.Kind.NORMALS) {
+                throw new IllegalArgumentException("--second " + options.kind().key() + ": --normals gives a normals PNG");
+            }
+            return SecondInput.NORMALS;
+        }
+        SecondInput.Kind k = options.kind() == null ? SecondInput.Kind.DEPTH : options.kind();
+        return SecondInput.of(k, options.sobelK(), "");
     }
 
     /** The preset side of preprocessed inputs (for a model built from a teacher .pth), or 256 for raw files alone. */
@@ -78,19 +100,13 @@ final class SampleInputs {
         return f == null ? ImageInputs.SIZE : (int) readInput(f).dim(2);
     }
 
-    /**
-     * Checks loaded inputs against a model: the side S and, for raw files, the kind of second modality.
-     */
-    static void checkAgainst(Loaded in, int size, Modality second, String modelName) {
+    /** Checks loaded inputs against a model's input side S. */
+    static void checkAgainst(Loaded in, int size, String modelName) {
         for (HostTensor t : new HostTensor[]{in.rgb(), in.other()}) {
             if (t != null && t.dim(2) != size) {
                 throw new IllegalArgumentException((t == in.rgb() ? in.rgbFile() : in.otherFile()) + ": expected input [1,3," + size + ","
                         + size + "] for " + modelName + ", found " + Arrays.toString(t.shape()));
             }
-        }
-        if (in.secondKind() != null && in.secondKind() != second) {
-            throw new IllegalArgumentException(in.otherFile() + ": a " + in.secondKind().key() + " input, but " + modelName
-                    + "'s second modality is " + second.key() + " (give " + (second == Modality.DEPTH ? "--xyz" : "--normals") + ")");
         }
     }
 

@@ -131,7 +131,7 @@ class FewModalCommandTest {
                 {"detect", "--device", "cpu", "--model", oldModel.toString(), "--rgb-image", png.toString(), "--missing-strategy", "mapping"},
                 {"detect", "--device", "cpu", "--model", model.toString(), "--rgb-image", png.toString(), "--missing-strategy", "guess"},
         };
-        String[] expect = {"no input", "second modality is depth", "crd stats", "mapping network", "--missing-strategy"};
+        String[] expect = {"no input", "second input is depth", "crd stats", "mapping network", "--missing-strategy"};
         for (int k = 0; k < cases.length; k++) {
             Path out = tmp.resolve("o" + k);
             String[] args = java.util.Arrays.copyOf(cases[k], cases[k].length + 2);
