@@ -142,11 +142,11 @@ public final class FewModalEvaluation {
 
     /** The fused detector per setting as a text table (mean ± std over seeds), what {@code crd eval} prints. */
     static String table(List<Result> results) {
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-34s %15s %15s %15s%n", "setting (fused)", "I-AUROC",
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-40s %15s %15s %15s%n", "setting (fused)", "I-AUROC",
                 "P-AUROC", "AU-PRO@0.3"));
         for (Result r : results) {
             MetricSet m = r.mean().get(Evaluation.FUSED), d = r.std().get(Evaluation.FUSED);
-            sb.append(String.format(Locale.ROOT, "%-34s %15s %15s %15s%n", r.name(), pm(m.iAuroc(), d.iAuroc(), r),
+            sb.append(String.format(Locale.ROOT, "%-40s %15s %15s %15s%n", r.name(), pm(m.iAuroc(), d.iAuroc(), r),
                     pm(m.pAuroc(), d.pAuroc(), r), pm(m.auPro30(), d.auPro30(), r)));
         }
         return sb.toString();
