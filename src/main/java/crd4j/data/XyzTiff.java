@@ -46,6 +46,7 @@ public record XyzTiff(int width, int height, float[] data) {
             ImageReader reader = readers.next();
             try {
                 reader.setInput(in, true, true);
+                ImageLimits.check(file, reader, Files.size(file));
                 r = reader.read(0).getRaster();
             } finally {
                 reader.dispose();
@@ -54,7 +55,7 @@ public record XyzTiff(int width, int height, float[] data) {
             throw e;
         } catch (IOException | RuntimeException e) {
             throw new WeightsFormatException(file, "cannot decode as an xyz TIFF (expected float32, 3 samples per pixel): "
-                    + e.getMessage(), e);
+                    + ImageLimits.reason(e), e);
         }
         int bands = r.getNumBands();
         int type = r.getDataBuffer().getDataType();

@@ -84,6 +84,8 @@ public final class ModelFiles {
             Preset preset = new Preset(meta.path("preset").path("name").asText("custom"), meta.path("preset").path("base").asInt(),
                     meta.path("preset").path("size").asInt());
             Modality second = Modality.parse(meta.path("modalities").path(1).asText("?"));
+            // Shapes first: building the model allocates what the preset says, which the file must back (issue 13).
+            ModelShapes.check(tensors, preset, second, file, ctx.backend());
             CrdModel model = new CrdModel(ctx, preset, second);
             model.setSemantics(FusionSemantics.parse(meta.path("fusion_semantics").asText("detached")));
             String name = file.getFileName().toString();
