@@ -13,29 +13,29 @@ import java.util.zip.ZipOutputStream;
  * Builds small pickles and zip checkpoints opcode by opcode, for tests that need exactly the hostile structure a
  * finding describes (torch.save cannot write them).
  */
-final class Pickles {
+public final class Pickles {
     private final ByteArrayOutputStream out = new ByteArrayOutputStream();
 
     /** Starts with PROTO 2. */
-    static Pickles proto2() {
+    public static Pickles proto2() {
         Pickles p = new Pickles();
         p.out.write(0x80);
         p.out.write(2);
         return p;
     }
 
-    Pickles op(int... ops) {
+    public Pickles op(int... ops) {
         for (int o : ops) out.write(o);
         return this;
     }
 
-    Pickles repeat(int times, int... ops) {
+    public Pickles repeat(int times, int... ops) {
         for (int i = 0; i < times; i++) op(ops);
         return this;
     }
 
     /** SHORT_BINUNICODE (protocol 4 opcode, accepted at any protocol). */
-    Pickles str(String s) {
+    public Pickles str(String s) {
         byte[] b = s.getBytes(StandardCharsets.UTF_8);
         if (b.length > 255) throw new IllegalArgumentException(s);
         out.write(0x8c);
@@ -44,11 +44,11 @@ final class Pickles {
         return this;
     }
 
-    Pickles int1(int v) { return op('K', v); }
+    public Pickles int1(int v) { return op('K', v); }
 
-    Pickles int4(int v) { return op('J', v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24); }
+    public Pickles int4(int v) { return op('J', v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24); }
 
-    Pickles global(String module, String name) {
+    public Pickles global(String module, String name) {
         out.write('c');
         byte[] b = (module + "\n" + name + "\n").getBytes(StandardCharsets.US_ASCII);
         out.write(b, 0, b.length);
@@ -59,7 +59,7 @@ final class Pickles {
      * A persistent id for a float storage and a 1-D tensor over all of it:
      * {@code _rebuild_tensor_v2(('storage', FloatStorage, key, 'cpu', numel), 0, (numel,), (1,), False, {})}.
      */
-    Pickles floatTensor(String key, int numel) {
+    public Pickles floatTensor(String key, int numel) {
         global("torch._utils", "_rebuild_tensor_v2");
         op('(');
         op('(').str("storage").global("torch", "FloatStorage").str(key).str("cpu").int4(numel).op('t', 'Q');
@@ -67,22 +67,22 @@ final class Pickles {
         return op('t', 'R');
     }
 
-    Pickles stop() { return op('.'); }
+    public Pickles stop() { return op('.'); }
 
-    byte[] bytes() { return out.toByteArray(); }
+    public byte[] bytes() { return out.toByteArray(); }
 
     /** One entry of a zip checkpoint: its name under {@code archive/} and its bytes (or a generator of them). */
-    record Entry(String name, byte[] data, boolean deflate, long generatedZeros) {
-        static Entry stored(String name, byte[] data) { return new Entry(name, data, false, 0); }
+    public record Entry(String name, byte[] data, boolean deflate, long generatedZeros) {
+        public static Entry stored(String name, byte[] data) { return new Entry(name, data, false, 0); }
 
-        static Entry deflated(String name, byte[] data) { return new Entry(name, data, true, 0); }
+        public static Entry deflated(String name, byte[] data) { return new Entry(name, data, true, 0); }
 
         /** {@code zeros} zero bytes, deflated, streamed (never held in memory). */
-        static Entry zeros(String name, long zeros) { return new Entry(name, null, true, zeros); }
+        public static Entry zeros(String name, long zeros) { return new Entry(name, null, true, zeros); }
     }
 
     /** A zip checkpoint {@code archive/<name>...} as torch lays it out (STORED unless an entry says otherwise). */
-    static byte[] zip(Entry... entries) throws IOException {
+    public static byte[] zip(Entry... entries) throws IOException {
         ByteArrayOutputStream bos = new ByteArrayOutputStream();
         try (ZipOutputStream z = new ZipOutputStream(bos)) {
             for (Entry e : entries) {
@@ -121,7 +121,7 @@ final class Pickles {
      * Rewrites the uncompressed size recorded for {@code entry} in the central directory (what {@link
      * java.util.zip.ZipFile} believes), leaving the data alone: a lying archive.
      */
-    static byte[] lieAboutSize(byte[] zip, String entry, long size) {
+    public static byte[] lieAboutSize(byte[] zip, String entry, long size) {
         byte[] name = ("archive/" + entry).getBytes(StandardCharsets.US_ASCII);
         byte[] z = zip.clone();
         for (int i = 0; i + 46 + name.length <= z.length; i++) {
