@@ -118,6 +118,7 @@ public final class ImageInputs {
      * Use {@link Image8#toRgb()} / {@link Image8#toL()} for PIL's {@code convert}.
      */
     public static Image8 read(Path file) throws IOException {
+        if (Files.isDirectory(file)) throw new WeightsFormatException(file, "is a directory (expected a PNG image file)");
         if (!Files.isRegularFile(file)) throw new WeightsFormatException(file, "no such image file");
         ImageLimits.checkPngStructure(file);
         BufferedImage im;

@@ -30,6 +30,7 @@ public record XyzTiff(int width, int height, float[] data) {
     }
 
     public static XyzTiff read(Path file) throws IOException {
+        if (Files.isDirectory(file)) throw new WeightsFormatException(file, "is a directory (expected an xyz TIFF file)");
         if (!Files.isRegularFile(file)) throw new WeightsFormatException(file, "no such xyz TIFF file");
         byte[] head = new byte[4];
         try (var in = Files.newInputStream(file)) {

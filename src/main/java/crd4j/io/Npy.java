@@ -34,6 +34,7 @@ public final class Npy {
 
     /** Reads a whole {@code .npy} file into a C-order tensor. */
     public static HostTensor read(Path file) throws IOException {
+        if (Files.isDirectory(file)) throw new WeightsFormatException(file, "is a directory (expected a NumPy .npy file)");
         long fileSize = Files.size(file);
         try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
             Header h = readHeader(file, in, fileSize);

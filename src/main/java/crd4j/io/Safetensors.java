@@ -120,6 +120,10 @@ public final class Safetensors {
     }
 
     static Contents read(Path file, DataHook hook) throws IOException {
+        if (Files.isDirectory(file)) {
+            throw new WeightsFormatException(file, "is a directory (expected a " + (hook == null ? "safetensors" : "crd4j model")
+                    + " file)");
+        }
         long size = Files.size(file);
         if (size == 0) throw new WeightsFormatException(file, "empty file (expected safetensors)");
         if (size < 8) throw new WeightsFormatException(file, "truncated: " + size + " bytes, too short for a safetensors header");

@@ -74,6 +74,7 @@ public final class TorchCheckpoint {
 
     /** {@link #read(Path)} with the heap the checkpoint's arrays may take given explicitly (tests use a small one). */
     static Map<String, Object> read(Path file, long heapLimit) throws IOException {
+        if (Files.isDirectory(file)) throw new WeightsFormatException(file, "is a directory (expected a PyTorch checkpoint file)");
         long size = Files.size(file);
         if (size == 0) throw new WeightsFormatException(file, "empty file (expected a PyTorch checkpoint)");
         byte[] head;
