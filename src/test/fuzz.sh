@@ -12,7 +12,7 @@ mkdir -p target/fuzz
 mvn -B -q -o test-compile || exit 1
 for t in "${targets[@]}"; do
   start=$(date +%s)
-  JAZZER_FUZZ=1 mvn -B -o test -Dtest="ReaderFuzzTest#$t" -Dsurefire.failIfNoSpecifiedTests=false \
+  JAZZER_FUZZ=1 mvn -B -o test -Dtest="ReaderFuzzTest#$t" \
       -Dsurefire.forkMemory="-Xmx1g -Dorg.bytedeco.javacpp.maxbytes=1g" > "target/fuzz/$t.log" 2>&1
   rc=$?
   done_line=$(grep -a -o 'Done [0-9]* runs in [0-9]* second(s)' "target/fuzz/$t.log" | tail -1)
