@@ -440,7 +440,10 @@ public final class TorchCheckpoint {
                     || v instanceof BigInteger || v instanceof byte[]) {
                 return v;
             }
-            if (depth > MAX_DEPTH) throw new WeightsFormatException(file, "objects nested deeper than " + MAX_DEPTH + " levels");
+            if (depth > MAX_DEPTH) {
+                throw new WeightsFormatException(file, "key " + WeightsFormatException.quote(path) + ": objects nested deeper than "
+                        + MAX_DEPTH + " levels");
+            }
             Object known = done.get(v);
             if (known != null) return known;
             if (v instanceof Map<?, ?> m) {

@@ -87,12 +87,12 @@ class HostileCheckpointTest {
     void listsAndDictsNested200000DeepAreRefused() throws IOException {
         Path lists = pth("deep-list.pth", Pickles.proto2().op('}').str("x")
                 .repeat(200_000, ']').repeat(199_999, 'a').op('s').stop().bytes());
-        refused(lists, "nested deeper than 1000 levels");
+        refused(lists, "key 'x/0/0/0/0", "...': objects nested deeper than 1000 levels");
         Pickles d = Pickles.proto2().op('}').str("x");
         for (int i = 0; i < 100_000; i++) d.op('}').str("k");
         d.op('}').repeat(100_000, 's');
         Path dicts = pth("deep-dict.pth", d.op('s').stop().bytes());
-        refused(dicts, "nested deeper than 1000 levels");
+        refused(dicts, "key 'x/k/k/k/k", "objects nested deeper than 1000 levels");
     }
 
     @Test
