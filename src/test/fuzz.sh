@@ -16,6 +16,6 @@ for t in "${targets[@]}"; do
       -Dsurefire.forkMemory="-Xmx1g -Dorg.bytedeco.javacpp.maxbytes=1g" > "target/fuzz/$t.log" 2>&1
   rc=$?
   done_line=$(grep -a -o 'Done [0-9]* runs in [0-9]* second(s)' "target/fuzz/$t.log" | tail -1)
-  finding=$(grep -a -m1 -o '== Java Exception: .*\|ERROR: libFuzzer: .*\|Java Exception: .*\|timeout after .*' "target/fuzz/$t.log" | head -1)
+  finding=$(grep -a -m1 -o 'FuzzTestFindingException: .*\|== Java Exception: .*\|ERROR: libFuzzer: .*\|timeout after .*' "target/fuzz/$t.log" | head -1 | cut -c1-200)
   echo "$t: ${done_line:-no Done line} (wall $(( $(date +%s) - start )) s, mvn exit $rc)${finding:+; finding: $finding}"
 done
