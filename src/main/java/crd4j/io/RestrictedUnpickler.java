@@ -121,9 +121,9 @@ final class RestrictedUnpickler {
     static final int MAX_DEPTH = 1000;
     /**
      * Most values one pickle may create (every push counts: ints, strings, containers, tensors; so do MARKs and memo
-     * entries, which hold memory too). A paper-preset
-     * teacher state_dict creates about 10^4, a training checkpoint with optimizer state a few 10^5; the bound keeps a
-     * hostile stream of one-byte opcodes (EMPTY_LIST repeated) from filling the heap before STOP.
+     * entries, which hold memory too). A paper-preset teacher state_dict creates about 10^4, a training checkpoint with
+     * optimizer state a few 10^5; the bound keeps a hostile stream of one-byte opcodes (EMPTY_LIST repeated) from
+     * filling the heap before STOP.
      */
     static final long MAX_VALUES = 1L << 22;
 
