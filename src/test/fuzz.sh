@@ -13,7 +13,7 @@ mvn -B -q -o test-compile || exit 1
 for t in "${targets[@]}"; do
   start=$(date +%s)
   JAZZER_FUZZ=1 mvn -B -o test -Dtest="ReaderFuzzTest#$t" \
-      -Dsurefire.forkMemory="-Xmx1g -Dorg.bytedeco.javacpp.maxbytes=1g" > "target/fuzz/$t.log" 2>&1
+      -Dsurefire.forkMemory="-Xmx1g -Dorg.bytedeco.javacpp.maxbytes=1g -Dcrd4j.fuzz=true" > "target/fuzz/$t.log" 2>&1
   rc=$?
   done_line=$(grep -a -o 'Done [0-9]* runs in [0-9]* second(s)' "target/fuzz/$t.log" | tail -1)
   finding=$(grep -a -m1 -o 'FuzzTestFindingException: .*\|== Java Exception: .*\|ERROR: libFuzzer: .*\|timeout after .*' "target/fuzz/$t.log" | head -1 | cut -c1-200)
