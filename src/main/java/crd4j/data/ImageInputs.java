@@ -118,7 +118,9 @@ public final class ImageInputs {
      * Use {@link Image8#toRgb()} / {@link Image8#toL()} for PIL's {@code convert}.
      */
     public static Image8 read(Path file) throws IOException {
+        if (Files.isDirectory(file)) throw new WeightsFormatException(file, "is a directory (expected a PNG image file)");
         if (!Files.isRegularFile(file)) throw new WeightsFormatException(file, "no such image file");
+        ImageLimits.checkPngStructure(file);
         BufferedImage im;
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
             if (in == null) throw new WeightsFormatException(file, "cannot open image");
@@ -127,6 +129,7 @@ public final class ImageInputs {
             ImageReader r = readers.next();
             try {
                 r.setInput(in, true, true);
+                ImageLimits.check(file, r, Files.size(file));
                 im = r.read(0);
             } finally {
                 r.dispose();
@@ -134,7 +137,7 @@ public final class ImageInputs {
         } catch (WeightsFormatException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
-            throw new WeightsFormatException(file, "cannot decode image: " + e.getMessage(), e);
+            throw new WeightsFormatException(file, "cannot decode image: " + ImageLimits.reason(e), e);
         }
         return fromBuffered(file, im);
     }

@@ -30,6 +30,7 @@ public record XyzTiff(int width, int height, float[] data) {
     }
 
     public static XyzTiff read(Path file) throws IOException {
+        if (Files.isDirectory(file)) throw new WeightsFormatException(file, "is a directory (expected an xyz TIFF file)");
         if (!Files.isRegularFile(file)) throw new WeightsFormatException(file, "no such xyz TIFF file");
         byte[] head = new byte[4];
         try (var in = Files.newInputStream(file)) {
@@ -46,6 +47,7 @@ public record XyzTiff(int width, int height, float[] data) {
             ImageReader reader = readers.next();
             try {
                 reader.setInput(in, true, true);
+                ImageLimits.check(file, reader, Files.size(file));
                 r = reader.read(0).getRaster();
             } finally {
                 reader.dispose();
@@ -54,7 +56,7 @@ public record XyzTiff(int width, int height, float[] data) {
             throw e;
         } catch (IOException | RuntimeException e) {
             throw new WeightsFormatException(file, "cannot decode as an xyz TIFF (expected float32, 3 samples per pixel): "
-                    + e.getMessage(), e);
+                    + ImageLimits.reason(e), e);
         }
         int bands = r.getNumBands();
         int type = r.getDataBuffer().getDataType();

@@ -28,11 +28,13 @@ import java.util.Map;
 public final class Npy {
     private static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
     private static final int ALIGN = 64;
+    private static final long MAX_HEADER = 1 << 20;
 
     private Npy() {}
 
     /** Reads a whole {@code .npy} file into a C-order tensor. */
     public static HostTensor read(Path file) throws IOException {
+        if (Files.isDirectory(file)) throw new WeightsFormatException(file, "is a directory (expected a NumPy .npy file)");
         long fileSize = Files.size(file);
         try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
             Header h = readHeader(file, in, fileSize);
@@ -116,6 +118,12 @@ public final class Npy {
         if (lb.length < lenBytes) throw new WeightsFormatException(file, "truncated .npy header");
         long hlen = 0;
         for (int i = 0; i < lenBytes; i++) hlen |= (long) (lb[i] & 0xff) << (8 * i);
+        // numpy's own header is a dict of three fields padded to 64 bytes (numpy.load refuses more than 10,000 bytes
+        // unless told otherwise); 1 MB is generous and keeps a lying length from becoming a large allocation.
+        if (hlen > MAX_HEADER) {
+            throw new WeightsFormatException(file, "header length " + hlen + " is implausible (at most " + MAX_HEADER
+                    + " bytes expected; not a .npy file?)");
+        }
         long dataStart = 8 + lenBytes + hlen;
         if (dataStart > fileSize) {
             throw new WeightsFormatException(file, "truncated: header length " + hlen + " runs past the end of the file");

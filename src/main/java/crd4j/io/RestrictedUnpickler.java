@@ -74,23 +74,28 @@ final class RestrictedUnpickler {
 
     private static void allow(Global g) { WHITELIST.put(g.name(), g); }
 
-    /** A Python tuple: immutable, hashable by content (it can be a dict key). */
+    /**
+     * A Python tuple. Equality is identity: tuples are never dict keys here (see {@link #put}), so nothing compares or
+     * hashes them by content, which on a DAG of shared tuples would walk exponentially many paths. {@code depth} is
+     * the nesting depth of tuples inside it (1 for a tuple holding no tuple), known at construction because its
+     * items are complete objects.
+     */
     static final class Tuple {
         final Object[] items;
+        final int depth;
 
-        Tuple(Object... items) { this.items = items; }
+        Tuple(Object... items) {
+            this.items = items;
+            int d = 0;
+            for (Object o : items) if (o instanceof Tuple t && t.depth > d) d = t.depth;
+            this.depth = d + 1;
+        }
 
         int size() { return items.length; }
 
         Object get(int i) { return items[i]; }
 
-        @Override public boolean equals(Object o) {
-            return o instanceof Tuple t && Arrays.deepEquals(items, t.items);
-        }
-
-        @Override public int hashCode() { return Arrays.deepHashCode(items); }
-
-        @Override public String toString() { return "tuple" + Arrays.toString(items); }
+        @Override public String toString() { return "tuple of " + items.length; }
     }
 
     /**
@@ -109,6 +114,18 @@ final class RestrictedUnpickler {
     }
 
     private static final int MAX_LINE = 256;
+    /**
+     * Deepest tuple nesting accepted. A state_dict nests tuples two levels deep (a persistent id holding a size
+     * tuple); the converter in {@link TorchCheckpoint} bounds dicts and lists to the same depth.
+     */
+    static final int MAX_DEPTH = 1000;
+    /**
+     * Most values one pickle may create (every push counts: ints, strings, containers, tensors; so do MARKs and memo
+     * entries, which hold memory too). A paper-preset teacher state_dict creates about 10^4, a training checkpoint with
+     * optimizer state a few 10^5; the bound keeps a hostile stream of one-byte opcodes (EMPTY_LIST repeated) from
+     * filling the heap before STOP.
+     */
+    static final long MAX_VALUES = 1L << 22;
 
     private final Path file;
     private final String context;
@@ -116,8 +133,11 @@ final class RestrictedUnpickler {
     private final PersistentLoader persistent;
     private final ArrayList<Object> stack = new ArrayList<>();
     private final ArrayList<Integer> marks = new ArrayList<>();
+    /** Byte offset of each open MARK, for the message when one is never closed. */
+    private final ArrayList<Long> markAt = new ArrayList<>();
     private final HashMap<Long, Object> memo = new HashMap<>();
     private long opStart;
+    private long values;
 
     /**
      * @param context where the pickle sits, for messages (an archive entry name, "pickle 4 of the legacy file")
@@ -156,28 +176,38 @@ final class RestrictedUnpickler {
                 }
                 case 0x95 -> in.uLE(8); // FRAME: framing is only a read-ahead hint
                 case '.' -> { // STOP
-                    if (stack.size() != 1 || !marks.isEmpty()) {
-                        throw fail("STOP with " + stack.size() + " objects on the stack (expected exactly 1)");
+                    if (!marks.isEmpty()) {
+                        throw fail("STOP inside an unclosed MARK: the MARK opcode at byte " + markAt.get(markAt.size() - 1)
+                                + " has no TUPLE, APPENDS, SETITEMS or POP_MARK closing it (" + marks.size()
+                                + " open in all; the pickle is damaged or not written by torch.save)");
+                    }
+                    if (stack.size() != 1) {
+                        throw fail("STOP with " + stack.size() + " objects on the stack (expected exactly 1; the pickle is"
+                                + " damaged or not written by torch.save)");
                     }
                     return stack.remove(0);
                 }
-                case '(' -> marks.add(stack.size()); // MARK
+                case '(' -> { // MARK
+                    count();
+                    marks.add(stack.size());
+                    markAt.add(opStart);
+                }
                 case '0' -> pop(); // POP
                 case '1' -> popMark(); // POP_MARK
                 case '2' -> push(peek()); // DUP
-                case ')' -> push(new Tuple()); // EMPTY_TUPLE
-                case 't' -> push(new Tuple(popMark().toArray())); // TUPLE
-                case 0x85 -> push(new Tuple(pop())); // TUPLE1
+                case ')' -> push(tuple()); // EMPTY_TUPLE
+                case 't' -> push(tuple(popMark().toArray())); // TUPLE
+                case 0x85 -> push(tuple(pop())); // TUPLE1
                 case 0x86 -> { // TUPLE2
                     Object b = pop();
                     Object a = pop();
-                    push(new Tuple(a, b));
+                    push(tuple(a, b));
                 }
                 case 0x87 -> { // TUPLE3
                     Object c = pop();
                     Object b = pop();
                     Object a = pop();
-                    push(new Tuple(a, b, c));
+                    push(tuple(a, b, c));
                 }
                 case ']' -> push(new ArrayList<>()); // EMPTY_LIST
                 case '}' -> push(new LinkedHashMap<>()); // EMPTY_DICT
@@ -229,9 +259,9 @@ final class RestrictedUnpickler {
                 case 'N' -> push(null); // NONE
                 case 0x88 -> push(Boolean.TRUE); // NEWTRUE
                 case 0x89 -> push(Boolean.FALSE); // NEWFALSE
-                case 'q' -> memo.put((long) in.u8(), peek()); // BINPUT
-                case 'r' -> memo.put(in.uLE(4), peek()); // LONG_BINPUT
-                case 0x94 -> memo.put((long) memo.size(), peek()); // MEMOIZE
+                case 'q' -> memoPut(in.u8()); // BINPUT
+                case 'r' -> memoPut(in.uLE(4)); // LONG_BINPUT
+                case 0x94 -> memoPut(memo.size()); // MEMOIZE
                 case 'h' -> push(memoGet(in.u8())); // BINGET
                 case 'j' -> push(memoGet(in.uLE(4))); // LONG_BINGET
                 case 'c' -> { // GLOBAL "module\nname\n"
@@ -400,19 +430,20 @@ final class RestrictedUnpickler {
     }
 
     private void put(Map<Object, Object> d, Object k, Object v) throws WeightsFormatException {
-        // Mirrors Python: lists and dicts are unhashable, and letting them in would make equality/hash recursion
-        // over hostile structures possible.
-        if (!hashable(k)) throw fail("dict key is " + describe(k) + " holding a list or dict, which is unhashable");
+        // Only str and int keys, the two a state_dict (str) and an optimizer state (int) ever use; the converter would
+        // refuse any other key afterwards anyway. Refusing them here keeps every hash and equality check flat: a tuple
+        // key would be hashed and compared by content, which for a tuple nested 200,000 deep overflows the Java stack
+        // and for a DAG of shared tuples (each holding the previous one twice) walks 2^depth paths.
+        if (!(k instanceof String || k instanceof Long || k instanceof BigInteger)) {
+            throw fail("dict key is " + describe(k) + " (a state_dict's keys are str or int)");
+        }
         d.put(k, v);
     }
 
-    private static boolean hashable(Object k) {
-        if (k instanceof List || k instanceof Map) return false;
-        if (k instanceof Tuple t) {
-            // Tuples are built from already complete objects, so this walk cannot loop.
-            for (Object item : t.items) if (!hashable(item)) return false;
-        }
-        return true;
+    private Tuple tuple(Object... items) throws WeightsFormatException {
+        Tuple t = new Tuple(items);
+        if (t.depth > MAX_DEPTH) throw fail("tuples nested deeper than " + MAX_DEPTH + " levels");
+        return t;
     }
 
     private Object memoGet(long idx) throws WeightsFormatException {
@@ -420,7 +451,23 @@ final class RestrictedUnpickler {
         return memo.get(idx);
     }
 
-    private void push(Object o) { stack.add(o); }
+    private void push(Object o) throws WeightsFormatException {
+        count();
+        stack.add(o);
+    }
+
+    private void memoPut(long idx) throws WeightsFormatException {
+        count();
+        memo.put(idx, peek());
+    }
+
+    /** Counts one value, mark or memo entry against {@link #MAX_VALUES}. */
+    private void count() throws WeightsFormatException {
+        if (++values > MAX_VALUES) {
+            throw fail("more than " + MAX_VALUES + " values, marks and memo entries in one pickle (far more than any"
+                    + " state_dict needs)");
+        }
+    }
 
     private Object pop() throws WeightsFormatException {
         int floor = marks.isEmpty() ? 0 : marks.get(marks.size() - 1);
@@ -436,6 +483,7 @@ final class RestrictedUnpickler {
 
     private List<Object> popMark() throws WeightsFormatException {
         if (marks.isEmpty()) throw fail("no MARK on the stack");
+        markAt.remove(markAt.size() - 1);
         int at = marks.remove(marks.size() - 1);
         List<Object> sub = stack.subList(at, stack.size());
         List<Object> out = new ArrayList<>(sub);

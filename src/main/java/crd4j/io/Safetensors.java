@@ -14,7 +14,10 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -120,6 +123,10 @@ public final class Safetensors {
     }
 
     static Contents read(Path file, DataHook hook) throws IOException {
+        if (Files.isDirectory(file)) {
+            throw new WeightsFormatException(file, "is a directory (expected a " + (hook == null ? "safetensors" : "crd4j model")
+                    + " file)");
+        }
         long size = Files.size(file);
         if (size == 0) throw new WeightsFormatException(file, "empty file (expected safetensors)");
         if (size < 8) throw new WeightsFormatException(file, "truncated: " + size + " bytes, too short for a safetensors header");
@@ -138,9 +145,18 @@ public final class Safetensors {
             byte[] hb = in.readNBytes((int) n);
             if (hb.length < n) throw new WeightsFormatException(file, "truncated safetensors header");
             if (hb[0] != '{') throw new WeightsFormatException(file, "header does not start with '{' (not a safetensors file?)");
+            // The format's header is UTF-8 JSON. Decoded here, strictly: given bytes, Jackson would guess the encoding
+            // (UTF-16/32 from the first bytes) and fail with a bare CharConversionException (found by fuzzing).
+            String text;
+            try {
+                text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(hb)).toString();
+            } catch (CharacterCodingException e) {
+                throw new WeightsFormatException(file, "header is not valid UTF-8 text", e);
+            }
             JsonNode root;
             try {
-                root = JSON.readTree(hb);
+                root = JSON.readTree(text);
             } catch (JsonProcessingException e) {
                 throw new WeightsFormatException(file, "header is not valid JSON (" + e.getOriginalMessage() + ")", e);
             }

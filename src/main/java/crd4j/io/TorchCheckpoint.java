@@ -53,14 +53,28 @@ import java.util.zip.ZipFile;
 public final class TorchCheckpoint {
     private static final BigInteger LEGACY_MAGIC = new BigInteger("1950a86a20f9469cfc6c", 16);
     private static final long LEGACY_PROTOCOL_VERSION = 1001;
-    private static final int MAX_DEPTH = 1000;
-    /** A state_dict pickle is kilobytes to a few megabytes; far larger means a hostile or foreign archive. */
-    private static final int MAX_PICKLE = 256 << 20;
+    private static final int MAX_DEPTH = RestrictedUnpickler.MAX_DEPTH;
+    /**
+     * Largest {@code data.pkl} read (inflated). A state_dict's pickle is about 100 bytes per tensor (torchvision's
+     * wide_resnet50_2: 36 KB; a training checkpoint with optimizer state: a few MB); far larger means a hostile or
+     * foreign archive, and it is refused before it is inflated into memory.
+     */
+    static final int MAX_PICKLE = 32 << 20;
+    /** Deflate's largest possible expansion (about 1032:1): an entry cannot inflate to more than this times its size. */
+    private static final long DEFLATE_MAX_RATIO = 1032;
+    /** Longest key path kept for messages; longer paths are cut (quote() shortens them further). */
+    private static final int MAX_PATH = 256;
 
     private TorchCheckpoint() {}
 
     /** Reads a {@code .pth}/{@code .pt} checkpoint whose top-level object is a dict. */
     public static Map<String, Object> read(Path file) throws IOException {
+        return read(file, Runtime.getRuntime().maxMemory());
+    }
+
+    /** {@link #read(Path)} with the heap the checkpoint's arrays may take given explicitly (tests use a small one). */
+    static Map<String, Object> read(Path file, long heapLimit) throws IOException {
+        if (Files.isDirectory(file)) throw new WeightsFormatException(file, "is a directory (expected a PyTorch checkpoint file)");
         long size = Files.size(file);
         if (size == 0) throw new WeightsFormatException(file, "empty file (expected a PyTorch checkpoint)");
         byte[] head;
@@ -69,9 +83,9 @@ public final class TorchCheckpoint {
         }
         try {
             if (head.length >= 4 && head[0] == 'P' && head[1] == 'K' && (head[2] == 3 || head[2] == 5)) {
-                return readZip(file);
+                return readZip(file, heapLimit);
             }
-            if ((head[0] & 0xff) == 0x80) return readLegacy(file, size);
+            if ((head[0] & 0xff) == 0x80) return readLegacy(file, size, heapLimit);
             if (head.length >= 262 && new String(head, 257, 5, StandardCharsets.ISO_8859_1).equals("ustar")) {
                 throw new WeightsFormatException(file, "the tar-based checkpoint format of early PyTorch versions is not supported;"
                         + " re-save it with a current torch.save");
@@ -125,7 +139,7 @@ public final class TorchCheckpoint {
 
     // ------------------------------------------------------------------------------------------------ zip format
 
-    private static Map<String, Object> readZip(Path file) throws IOException {
+    private static Map<String, Object> readZip(Path file, long heapLimit) throws IOException {
         ZipFile zip;
         try {
             zip = new ZipFile(file.toFile());
@@ -170,6 +184,7 @@ public final class TorchCheckpoint {
                         + " unexpected bytes after the pickle's STOP opcode");
             }
             Map<String, Object> arrays = new HashMap<>();
+            HeapBudget budget = new HeapBudget(file, heapLimit);
             StorageSource source = ref -> {
                 Object a = arrays.get(ref.key());
                 if (a == null) {
@@ -179,16 +194,17 @@ public final class TorchCheckpoint {
                         throw new WeightsFormatException(file, "storage entry " + WeightsFormatException.quote(name)
                                 + " missing from the archive");
                     }
-                    a = readStorage(file, zip, e, ref);
+                    a = readStorage(file, zip, e, ref, budget);
                     arrays.put(ref.key(), a);
                 }
                 return a;
             };
-            return new Converter(file, source).top(root);
+            return new Converter(file, source, budget).top(root);
         }
     }
 
-    private static Object readStorage(Path file, ZipFile zip, ZipEntry e, StorageRef ref) throws IOException {
+    private static Object readStorage(Path file, ZipFile zip, ZipEntry e, StorageRef ref, HeapBudget budget)
+            throws IOException {
         long bytes = Math.multiplyExact(ref.numel(), ref.type().codec.size);
         if (e.getSize() >= 0 && e.getSize() != bytes) {
             throw new WeightsFormatException(file, "storage entry " + WeightsFormatException.quote(e.getName())
@@ -200,16 +216,35 @@ public final class TorchCheckpoint {
                     + ref.numel() + " elements is too large");
         }
         // torch stores members uncompressed, so the bytes must really be in the file; checked before allocating.
-        if (e.getMethod() == ZipEntry.STORED && e.getCompressedSize() > Files.size(file)) {
+        long fileSize = Files.size(file);
+        if (e.getMethod() == ZipEntry.STORED && e.getCompressedSize() > fileSize) {
             throw new WeightsFormatException(file, "storage entry " + WeightsFormatException.quote(e.getName())
-                    + ": truncated (" + e.getSize() + " bytes declared, file has " + Files.size(file) + ")");
+                    + ": truncated (" + e.getSize() + " bytes declared, file has " + fileSize + ")");
         }
+        // A compressed entry (not what torch writes, but a re-packed archive may have them) cannot inflate to more
+        // than deflate's maximum ratio allows; a storage claiming more is refused before its array is allocated.
+        long packed = e.getCompressedSize() >= 0 ? e.getCompressedSize() : fileSize;
+        if (e.getMethod() != ZipEntry.STORED && bytes > Math.min(packed, fileSize) * DEFLATE_MAX_RATIO + 64) {
+            throw new WeightsFormatException(file, "storage entry " + WeightsFormatException.quote(e.getName())
+                    + ": the pickle declares " + bytes + " bytes (" + ref.numel() + " x " + ref.type().className
+                    + "), more than " + packed + " compressed bytes can inflate to");
+        }
+        budget.claim(ref.type().codec, ref.numel(), "storage " + WeightsFormatException.quote(ref.key()));
         CRC32 crc = new CRC32();
         try (InputStream raw = zip.getInputStream(e);
              InputStream in = new java.util.zip.CheckedInputStream(raw, crc)) {
             Object a = ref.type().codec.read(in, ByteOrder.LITTLE_ENDIAN, (int) ref.numel());
+            // The inflated data is bounded by what the pickle says the storage holds: one byte more is an error, and
+            // nothing past that byte is inflated.
+            if (in.read() >= 0) {
+                throw new WeightsFormatException(file, "storage entry " + WeightsFormatException.quote(e.getName())
+                        + ": holds more than the " + bytes + " bytes its storage declares (" + ref.numel() + " x "
+                        + ref.type().className + ")");
+            }
             checkCrc(file, e, crc);
             return a;
+        } catch (OutOfMemoryError x) {
+            throw budget.outOfMemory("storage " + WeightsFormatException.quote(ref.key()), bytes);
         } catch (EOFException | ZipException x) {
             throw new WeightsFormatException(file, "storage entry " + WeightsFormatException.quote(e.getName())
                     + ": truncated or corrupt (" + reason(x) + ")", x);
@@ -219,11 +254,16 @@ public final class TorchCheckpoint {
     private static byte[] entryBytes(Path file, ZipFile zip, ZipEntry e, int max) throws IOException {
         if (e.getSize() > max) {
             throw new WeightsFormatException(file, "entry " + WeightsFormatException.quote(e.getName()) + " is too large ("
-                    + e.getSize() + " bytes)");
+                    + e.getSize() + " bytes, at most " + max + " expected)");
         }
         CRC32 crc = new CRC32();
         try (InputStream in = new java.util.zip.CheckedInputStream(zip.getInputStream(e), crc)) {
-            byte[] b = in.readNBytes(max);
+            // One byte past the limit is enough to know the size field lied; nothing more is inflated.
+            byte[] b = in.readNBytes(max + 1);
+            if (b.length > max) {
+                throw new WeightsFormatException(file, "entry " + WeightsFormatException.quote(e.getName())
+                        + " inflates to more than " + max + " bytes (expected at most " + max + ")");
+            }
             if (e.getSize() >= 0 && b.length != e.getSize()) {
                 throw new WeightsFormatException(file, "entry " + WeightsFormatException.quote(e.getName())
                         + ": truncated (expected " + e.getSize() + " bytes, found " + b.length + ")");
@@ -246,7 +286,7 @@ public final class TorchCheckpoint {
 
     // --------------------------------------------------------------------------------------------- legacy format
 
-    private static Map<String, Object> readLegacy(Path file, long fileSize) throws IOException {
+    private static Map<String, Object> readLegacy(Path file, long fileSize, long heapLimit) throws IOException {
         try (InputStream raw = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
             PickleInput in = new PickleInput(raw, 0);
             Object magic = new RestrictedUnpickler(file, "legacy pickle 1 (magic number)", in, null).load();
@@ -274,6 +314,7 @@ public final class TorchCheckpoint {
                         + RestrictedUnpickler.describe(keysObj));
             }
             Map<String, Object> arrays = new HashMap<>();
+            HeapBudget budget = new HeapBudget(file, heapLimit);
             InputStream data = in.stream();
             for (Object k : keys) {
                 if (!(k instanceof String key) || !refs.containsKey(k)) {
@@ -296,10 +337,14 @@ public final class TorchCheckpoint {
                 }
                 // Checked before allocating, so a lying count cannot demand gigabytes from a small file.
                 if (count * ref.type().codec.size > fileSize - in.position()) throw truncatedStorage(file, key, at, fileSize);
+                String what = "storage " + WeightsFormatException.quote(key);
+                budget.claim(ref.type().codec, count, what);
                 try {
                     arrays.put(key, ref.type().codec.read(data, ByteOrder.LITTLE_ENDIAN, (int) count));
                 } catch (EOFException e) {
                     throw truncatedStorage(file, key, at, fileSize);
+                } catch (OutOfMemoryError e) {
+                    throw budget.outOfMemory(what, count * ref.type().codec.target.bytes());
                 }
             }
             for (String key : refs.keySet()) {
@@ -312,7 +357,7 @@ public final class TorchCheckpoint {
                 throw new WeightsFormatException(file, "legacy checkpoint: " + (fileSize - in.position())
                         + " unexpected bytes after the last storage");
             }
-            return new Converter(file, ref -> arrays.get(ref.key())).top(root);
+            return new Converter(file, ref -> arrays.get(ref.key()), budget).top(root);
         }
     }
 
@@ -371,12 +416,14 @@ public final class TorchCheckpoint {
     private static final class Converter {
         private final Path file;
         private final StorageSource storages;
+        private final HeapBudget budget;
         private final IdentityHashMap<Object, Object> done = new IdentityHashMap<>();
         private final IdentityHashMap<Object, Boolean> inProgress = new IdentityHashMap<>();
 
-        Converter(Path file, StorageSource storages) {
+        Converter(Path file, StorageSource storages, HeapBudget budget) {
             this.file = file;
             this.storages = storages;
+            this.budget = budget;
         }
 
         @SuppressWarnings("unchecked")
@@ -393,7 +440,10 @@ public final class TorchCheckpoint {
                     || v instanceof BigInteger || v instanceof byte[]) {
                 return v;
             }
-            if (depth > MAX_DEPTH) throw new WeightsFormatException(file, "objects nested deeper than " + MAX_DEPTH + " levels");
+            if (depth > MAX_DEPTH) {
+                throw new WeightsFormatException(file, "key " + WeightsFormatException.quote(path) + ": objects nested deeper than "
+                        + MAX_DEPTH + " levels");
+            }
             Object known = done.get(v);
             if (known != null) return known;
             if (v instanceof Map<?, ?> m) {
@@ -474,7 +524,14 @@ public final class TorchCheckpoint {
             if (src == null) {
                 throw new WeightsFormatException(file, where + ": storage " + WeightsFormatException.quote(s.key()) + " missing");
             }
-            Object dst = s.type().codec.newArray((int) n);
+            // Every tensor is a copy, so many tensors viewing one large storage multiply its memory: counted too.
+            budget.claim(s.type().codec, n, where);
+            Object dst;
+            try {
+                dst = s.type().codec.newArray((int) n);
+            } catch (OutOfMemoryError x) {
+                throw budget.outOfMemory(where, n * s.type().codec.target.bytes());
+            }
             if (n > 0) gather(src, (int) (s.viewOffset() + t.offset()), size, stride, dst);
             return ElementCodec.wrap(dst, size);
         }
@@ -529,7 +586,46 @@ public final class TorchCheckpoint {
     }
 
     private static String join(String path, String k) {
-        return path.isEmpty() ? k : path + "/" + k;
+        // Paths only name things in messages. Cut, they cannot grow with depth × key length (1000 nested dicts with
+        // 1 KB keys would otherwise keep 500 MB of path strings alive on the recursion stack).
+        if (path.length() >= MAX_PATH) return path;
+        String p = path.isEmpty() ? k : path + "/" + k;
+        return p.length() > MAX_PATH ? p.substring(0, MAX_PATH - 3) + "..." : p;
+    }
+
+    /**
+     * The heap a checkpoint's arrays may take: their total (storages plus the tensors copied out of them) is checked
+     * against the JVM's maximum heap before each array is allocated, so a file that declares more than fits is refused
+     * in one line instead of ending in OutOfMemoryError; an allocation that fails anyway is reported the same way.
+     */
+    private static final class HeapBudget {
+        private final Path file;
+        private final long limit;
+        private long used;
+
+        HeapBudget(Path file, long limit) {
+            this.file = file;
+            this.limit = limit;
+        }
+
+        void claim(ElementCodec codec, long count, String what) throws WeightsFormatException {
+            long bytes = count * codec.target.bytes(); // count < 2^31 and bytes() <= 8: no overflow
+            if (bytes > limit - used) throw tooLarge(what, bytes);
+            used += bytes;
+        }
+
+        WeightsFormatException outOfMemory(String what, long bytes) {
+            return tooLarge(what, bytes);
+        }
+
+        private WeightsFormatException tooLarge(String what, long bytes) {
+            return new WeightsFormatException(file, what + " needs " + mb(bytes) + " of memory, and with the " + mb(used)
+                    + " already read the checkpoint does not fit in this JVM's " + mb(limit) + " heap (raise -Xmx)");
+        }
+
+        private static String mb(long bytes) {
+            return String.format(java.util.Locale.ROOT, "%.1f MB", bytes / 1048576.0);
+        }
     }
 
     private static String describeScalar(Object o) {

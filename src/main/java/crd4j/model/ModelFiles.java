@@ -113,6 +113,8 @@ public final class ModelFiles {
         try {
             Preset preset = preset(meta);
             Modality second = Modality.parse(meta.path("modalities").path(1).asText("?"));
+            // Shapes first: building the model allocates what the preset says, which the file must back (issue 13).
+            ModelShapes.check(tensors, preset, second, file, ctx.backend());
             CrdModel model = new CrdModel(ctx, preset, second);
             model.setSemantics(FusionSemantics.parse(meta.path("fusion_semantics").asText("detached")));
             String name = file.getFileName().toString();

@@ -118,4 +118,26 @@ class SafetensorsTest {
         b.putLong(h.length).put(h);
         Files.write(f, b.array());
     }
+
+    /**
+     * Found by fuzzing (target safetensors): a header whose first bytes look like UTF-32 made Jackson guess that
+     * encoding and fail with a bare CharConversionException. The header is UTF-8 by definition and decoded as such.
+     */
+    @Test
+    void headerThatLooksLikeUtf32IsRefused(@TempDir Path tmp) throws IOException {
+        Path f = tmp.resolve("utf32.safetensors");
+        byte[] header = "{\0\0\0\0\0\0\0\0\"x\":1}".getBytes(StandardCharsets.UTF_8); // "{", 8 NULs (the fuzzer's input): UTF-32 to a guesser
+        ByteBuffer b = ByteBuffer.allocate(8 + header.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(header.length).put(header);
+        Files.write(f, b.array());
+        WeightsFormatException e = assertThrows(WeightsFormatException.class, () -> Safetensors.read(f));
+        IoPython.assertOneLineNaming(f, e, "header is not valid JSON");
+        Path bad = tmp.resolve("latin1.safetensors");
+        byte[] latin1 = {'{', '"', (byte) 0xe9, '"', ':', '1', '}', ' '};
+        b = ByteBuffer.allocate(8 + latin1.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(latin1.length).put(latin1);
+        Files.write(bad, b.array());
+        IoPython.assertOneLineNaming(bad, assertThrows(WeightsFormatException.class, () -> Safetensors.read(bad)),
+                "header is not valid UTF-8 text");
+    }
 }

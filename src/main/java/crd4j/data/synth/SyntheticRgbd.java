@@ -3,6 +3,7 @@ package crd4j.data.synth;
 import crd4j.data.Image8;
 import crd4j.data.XyzTiff;
 import crd4j.data.XyzTiffWriter;
+import crd4j.io.AtomicDirectory;
 import crd4j.io.AtomicFiles;
 
 import javax.imageio.ImageIO;
@@ -102,40 +103,44 @@ public final class SyntheticRgbd {
                 if (s.findAny().isPresent()) throw new IOException(out + ": exists and is not empty (synth never overwrites; choose a new directory)");
             }
         }
-        Files.createDirectories(out);
         int samples = 0, files = 0;
         long bytes = 0;
-        for (String cat : o.categories()) {
-            List<String[]> folders = new ArrayList<>();   // {split, defect folder, count}
-            folders.add(new String[]{"train", "good", Integer.toString(o.train())});
-            folders.add(new String[]{"validation", "good", Integer.toString(o.validation())});
-            folders.add(new String[]{"test", "good", Integer.toString(o.testGood())});
-            for (Defect d : Defect.anomalies()) folders.add(new String[]{"test", d.folder(), Integer.toString(o.testDefect())});
-            for (String[] f : folders) {
-                Defect defect = Defect.valueOf(f[1].toUpperCase(Locale.ROOT));
-                int n = Integer.parseInt(f[2]);
-                Path dir = out.resolve(cat).resolve(f[0]).resolve(f[1]);
-                Files.createDirectories(dir.resolve("rgb"));
-                Files.createDirectories(dir.resolve("xyz"));
-                if (defect != Defect.GOOD) Files.createDirectories(dir.resolve("gt"));
-                for (int i = 0; i < n; i++) {
-                    Sample s = render(cat, sampleSeed(o.seed(), cat, f[0], f[1], i), defect, o.size());
-                    String name = String.format(Locale.ROOT, "%03d", i);
-                    byte[] rgb = png(s.rgbImage());
-                    byte[] tif = XyzTiffWriter.encode(s.xyzTiff());
-                    AtomicFiles.write(dir.resolve("rgb").resolve(name + ".png"), rgb);
-                    AtomicFiles.write(dir.resolve("xyz").resolve(name + ".tiff"), tif);
-                    bytes += rgb.length + tif.length;
-                    files += 2;
-                    if (defect != Defect.GOOD) {
-                        byte[] gt = png(s.gtImage());
-                        AtomicFiles.write(dir.resolve("gt").resolve(name + ".png"), gt);
-                        bytes += gt.length;
-                        files++;
+        // Staged beside out and published in one rename: a failure (a full disk) or a kill leaves no partial dataset
+        // that a rerun would then refuse as non-empty; a killed run's staging folder is removed by the next run.
+        try (AtomicDirectory staged = AtomicDirectory.stage(out)) {
+            for (String cat : o.categories()) {
+                List<String[]> folders = new ArrayList<>();   // {split, defect folder, count}
+                folders.add(new String[]{"train", "good", Integer.toString(o.train())});
+                folders.add(new String[]{"validation", "good", Integer.toString(o.validation())});
+                folders.add(new String[]{"test", "good", Integer.toString(o.testGood())});
+                for (Defect d : Defect.anomalies()) folders.add(new String[]{"test", d.folder(), Integer.toString(o.testDefect())});
+                for (String[] f : folders) {
+                    Defect defect = Defect.valueOf(f[1].toUpperCase(Locale.ROOT));
+                    int n = Integer.parseInt(f[2]);
+                    String dir = cat + "/" + f[0] + "/" + f[1] + "/";
+                    staged.mkdirs(dir + "rgb");
+                    staged.mkdirs(dir + "xyz");
+                    if (defect != Defect.GOOD) staged.mkdirs(dir + "gt");
+                    for (int i = 0; i < n; i++) {
+                        Sample s = render(cat, sampleSeed(o.seed(), cat, f[0], f[1], i), defect, o.size());
+                        String name = String.format(Locale.ROOT, "%03d", i);
+                        byte[] rgb = png(s.rgbImage());
+                        byte[] tif = XyzTiffWriter.encode(s.xyzTiff());
+                        staged.put(dir + "rgb/" + name + ".png", p -> AtomicFiles.write(p, rgb));
+                        staged.put(dir + "xyz/" + name + ".tiff", p -> AtomicFiles.write(p, tif));
+                        bytes += rgb.length + tif.length;
+                        files += 2;
+                        if (defect != Defect.GOOD) {
+                            byte[] gt = png(s.gtImage());
+                            staged.put(dir + "gt/" + name + ".png", p -> AtomicFiles.write(p, gt));
+                            bytes += gt.length;
+                            files++;
+                        }
+                        samples++;
                     }
-                    samples++;
                 }
             }
+            staged.commit();
         }
         return new Summary(samples, files, bytes);
     }
