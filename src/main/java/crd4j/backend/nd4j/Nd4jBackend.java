@@ -1,6 +1,7 @@
 package crd4j.backend.nd4j;
 
 import crd4j.backend.Backend;
+import crd4j.backend.BatchNormEpilogue;
 import crd4j.backend.Tensor;
 import crd4j.tensor.DType;
 import crd4j.tensor.HostTensor;
@@ -13,6 +14,7 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.List;
 
 /**
@@ -21,7 +23,7 @@ import java.util.List;
  * reductions and dot products accumulate in float64, as PyTorch's CPU kernels accumulate float32 reductions in a
  * wider type; everything else runs in the tensors' own dtype (FLOAT32, or FLOAT64 for gradient checks).
  */
-public final class Nd4jBackend implements Backend {
+public final class Nd4jBackend implements Backend, BatchNormEpilogue {
 
     /** An ND4J array in C order that this backend owns. */
     static final class Nd4jTensor implements Tensor {
@@ -191,25 +193,46 @@ public final class Nd4jBackend implements Backend {
     // ---- convolutions ------------------------------------------------------------------------------------------
 
     /**
-     * The array holding the per-sample column matrices [C·k·k, oH·oW] (rows ordered (c, ky, kx) like PyTorch's
-     * flattened weight); view it with {@link #asColumns}. A 1×1 stride-1 convolution needs no copy: the input itself is
-     * that array. The caller frees what this allocated with {@link #release}.
+     * Per-thread, grow-only scratch buffers (one per dtype) for the im2col column matrices. The columns are a
+     * temporary of every convolution, often tens of MB at the paper preset; allocating them per call cost 16% of a
+     * paper-preset forward pass (zero-filling and page-faulting fresh native memory; benchmarks/RESULTS.md,
+     * 2026-12-01 profile). A view of the scratch lives only inside one backend call and is never handed out.
      */
-    private static INDArray columns(INDArray x, int k, int stride, int pad, long oH, long oW) {
-        long n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-        if (k == 1 && pad == 0) {
-            if (stride == 1) return x;
-            return x.get(NDArrayIndex.all(), NDArrayIndex.all(),
-                    NDArrayIndex.interval(0, stride, h), NDArrayIndex.interval(0, stride, w)).dup('c');
+    private final ThreadLocal<EnumMap<DataType, INDArray>> scratch = ThreadLocal.withInitial(() -> new EnumMap<>(DataType.class));
+
+    /** A C-order view of this thread's scratch buffer for dtype with the given shape (contents undefined). */
+    private INDArray scratch(DataType dt, long... shape) {
+        long len = 1;
+        for (long d : shape) len *= d;
+        EnumMap<DataType, INDArray> m = scratch.get();
+        INDArray buf = m.get(dt);
+        if (buf == null || buf.length() < len) {
+            if (buf != null && buf.closeable()) buf.close();
+            buf = Nd4j.createUninitialized(dt, len);
+            m.put(dt, buf);
         }
-        INDArray col = Nd4j.create(x.dataType(), n, c, k, k, oH, oW);
-        Convolution.im2col(x, k, k, stride, stride, pad, pad, 1, 1, false, col);
-        return col;
+        return Nd4j.create(buf.data(), shape, Nd4j.getStrides(shape, 'c'), 0, 'c', dt);
     }
 
-    /** [N, C·k·k, oH·oW] view of what {@link #columns} returned. */
-    private static INDArray asColumns(INDArray cols, long n, long oH, long oW) {
-        return cols.reshape(n, cols.length() / (n * oH * oW), oH * oW);
+    /**
+     * The column matrix [C·k·k, oH·oW] of sample i of x (rows ordered (c, ky, kx) like PyTorch's flattened weight),
+     * in this thread's scratch buffer: valid until the next call of this method on this thread. A 1×1 stride-1
+     * convolution needs no copy: the sample itself is that matrix.
+     */
+    private INDArray sampleColumns(INDArray x, long i, int k, int stride, int pad, long oH, long oW) {
+        long c = x.size(1), h = x.size(2), w = x.size(3);
+        if (k == 1 && pad == 0 && stride == 1) return sample(x.reshape(x.size(0), c, h * w), i);
+        if (k == 1 && pad == 0) {
+            INDArray col = scratch(x.dataType(), c, oH, oW);
+            col.assign(x.get(NDArrayIndex.point(i), NDArrayIndex.all(),
+                    NDArrayIndex.interval(0, stride, h), NDArrayIndex.interval(0, stride, w)));
+            return col.reshape(c, oH * oW);
+        }
+        INDArray col = scratch(x.dataType(), 1, c, k, k, oH, oW);
+        // im2col writes every element (zero where the window covers padding), so the scratch needs no clearing
+        Convolution.im2col(x.get(NDArrayIndex.interval(i, i + 1), NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.all()),
+                k, k, stride, stride, pad, pad, 1, 1, false, col);
+        return col.reshape(c * k * k, oH * oW);
     }
 
     private static long outSize(long in, int k, int stride, int pad) {
@@ -223,10 +246,6 @@ public final class Nd4jBackend implements Backend {
         return a3.get(NDArrayIndex.point(n), NDArrayIndex.all(), NDArrayIndex.all());
     }
 
-    private static void release(INDArray tmp, INDArray keep) {
-        if (tmp != keep && !tmp.isView() && tmp.closeable()) tmp.close();
-    }
-
     @Override
     public Tensor conv2d(Tensor xt, Tensor wt, int stride, int pad) {
         INDArray x = arr(xt), w = arr(wt);
@@ -234,13 +253,13 @@ public final class Nd4jBackend implements Backend {
         int k = (int) w.size(2);
         long n = x.size(0), o = w.size(0);
         long oH = outSize(x.size(2), k, stride, pad), oW = outSize(x.size(3), k, stride, pad);
-        INDArray owner = columns(x, k, stride, pad, oH, oW);
-        INDArray cols = asColumns(owner, n, oH, oW);
         INDArray w2 = w.reshape(o, w.length() / o);
-        INDArray y = Nd4j.create(x.dataType(), n, o, oH, oW);
+        // every element is written by the GEMMs (beta 0): no zero-fill
+        INDArray y = Nd4j.createUninitialized(x.dataType(), n, o, oH, oW);
         INDArray y3 = y.reshape(n, o, oH * oW); // a view of y's buffer: the GEMMs write straight into y
-        for (long i = 0; i < n; i++) Nd4j.gemm(w2, sample(cols, i), sample(y3, i), false, false, 1.0, 0.0);
-        release(owner, x);
+        for (long i = 0; i < n; i++) {
+            Nd4j.gemm(w2, sampleColumns(x, i, k, stride, pad, oH, oW), sample(y3, i), false, false, 1.0, 0.0);
+        }
         return wrap(y);
     }
 
@@ -278,13 +297,12 @@ public final class Nd4jBackend implements Backend {
         INDArray x = arr(xt), gy = arr(gyt);
         int k = (int) wShape[2];
         long o = wShape[0], oH = gy.size(2), oW = gy.size(3), n = x.size(0);
-        INDArray owner = columns(x, k, stride, pad, oH, oW);
-        INDArray cols = asColumns(owner, n, oH, oW);
         INDArray gy3 = gy.reshape(n, o, oH * oW);
-        INDArray dw = Nd4j.create(gy.dataType(), wShape);
-        INDArray dw2 = dw.reshape(o, cols.size(1));
-        for (long i = 0; i < n; i++) Nd4j.gemm(sample(gy3, i), sample(cols, i), dw2, false, true, 1.0, i == 0 ? 0.0 : 1.0);
-        release(owner, x);
+        INDArray dw = Nd4j.createUninitialized(gy.dataType(), wShape);
+        INDArray dw2 = dw.reshape(o, wShape[1] * k * k);
+        for (long i = 0; i < n; i++) {
+            Nd4j.gemm(sample(gy3, i), sampleColumns(x, i, k, stride, pad, oH, oW), dw2, false, true, 1.0, i == 0 ? 0.0 : 1.0);
+        }
         return wrap(dw);
     }
 
@@ -362,13 +380,37 @@ public final class Nd4jBackend implements Backend {
         return new BatchNormForward(wrap(out), wrap(mean), wrap(invStd));
     }
 
-    @Override
-    public Tensor batchNormEval(Tensor xt, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, double eps) {
-        INDArray x = arr(xt);
+    /** Eval-mode batch norm as the per-channel map y = α·x + shift: α = γ/√(var+eps), shift = β − mean·α, in float64. */
+    private static INDArray[] batchNormEvalCoefficients(Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                                        double eps, DataType dt) {
         INDArray alpha = Transforms.pow(arr(runningVar).castTo(DataType.DOUBLE).add(eps), -0.5, true)
                 .muli(arr(gamma).castTo(DataType.DOUBLE));
         INDArray shift = arr(beta).castTo(DataType.DOUBLE).sub(arr(runningMean).castTo(DataType.DOUBLE).mul(alpha));
-        return wrap(x.mul(perChannel(alpha.castTo(x.dataType()))).addi(perChannel(shift.castTo(x.dataType()))));
+        return new INDArray[]{perChannel(alpha.castTo(dt)), perChannel(shift.castTo(dt))};
+    }
+
+    @Override
+    public Tensor batchNormEval(Tensor xt, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, double eps) {
+        INDArray x = arr(xt);
+        INDArray[] c = batchNormEvalCoefficients(gamma, beta, runningMean, runningVar, eps, x.dataType());
+        return wrap(x.mul(c[0]).addi(c[1]));
+    }
+
+    /**
+     * The same multiply and add as {@link #batchNormEval}, then the same add as {@link #add} and the same ReLU as
+     * {@link #relu}, each in place: bit-identical to that sequence (OpsParityTest), without its three allocations.
+     */
+    @Override
+    public void batchNormEvalInPlace(Tensor yt, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                     double eps, Tensor residual, boolean relu) {
+        INDArray y = arr(yt);
+        INDArray[] c = batchNormEvalCoefficients(gamma, beta, runningMean, runningVar, eps, y.dataType());
+        y.muli(c[0]).addi(c[1]);
+        if (residual != null) {
+            requireSameShape(yt, residual);
+            y.addi(arr(residual));
+        }
+        if (relu) Transforms.relu(y, false);
     }
 
     @Override
