@@ -14,7 +14,6 @@ import org.nd4j.linalg.ops.transforms.Transforms;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.EnumMap;
 import java.util.List;
 
 /**
@@ -29,17 +28,37 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     static final class Nd4jTensor implements Tensor {
         final INDArray a;
 
+        /** The buffer came from {@link BufferPool} and goes back there on close. */
+        private final boolean pooled;
+
         private boolean closed;
 
         Nd4jTensor(INDArray a) {
             this.a = a.ordering() == 'c' && !a.isView() ? a : a.dup('c');
+            this.pooled = false;
         }
 
-        /** Frees the native buffer now instead of at the next garbage collection. */
+        private Nd4jTensor(INDArray a, boolean pooled) {
+            this.a = a;
+            this.pooled = pooled;
+        }
+
+        /**
+         * Frees the native buffer now instead of at the next garbage collection; a pooled buffer is handed back to
+         * the pool for the next tensor of the same size.
+         */
         @Override
         public synchronized void close() {
-            if (!closed && a.closeable()) a.close();
+            if (closed) return;
             closed = true;
+            if (pooled) BufferPool.give(a.data());
+            else if (a.closeable()) a.close();
+        }
+
+        INDArray array() {
+            // a pooled buffer may already hold another tensor's values: reading it after close would be silently wrong
+            if (pooled && closed) throw new IllegalStateException("tensor " + this + " used after close()");
+            return a;
         }
 
         @Override
@@ -50,6 +69,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
 
         @Override
         public HostTensor toHost() {
+            INDArray a = array();
             long[] shape = a.shape();
             return switch (a.dataType()) {
                 case FLOAT -> HostTensor.of(a.data().asFloat(), shape);
@@ -83,10 +103,66 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         if (!(t instanceof Nd4jTensor nt)) {
             throw new IllegalArgumentException("tensor " + t + " does not belong to the ND4J backend");
         }
-        return nt.a;
+        return nt.array();
     }
 
     private static Tensor wrap(INDArray a) { return new Nd4jTensor(a); }
+
+    /**
+     * Recycles the native buffers of activations (convolution, transposed-convolution, concatenation and fusion
+     * outputs). A forward pass allocates hundreds of large buffers; fresh native memory is zero-filled and
+     * page-faulted on first touch, which cost more than a third of a paper-preset forward pass (2026-12-01 profile,
+     * benchmarks/RESULTS.md). Buffers are matched by dtype and exact length, so the repeated shapes of steady-state
+     * scoring and training always find one. A buffer returns here only when its tensor is closed (Graph.release,
+     * Var.zeroGrad, ...); at most {@link #CAPACITY} bytes are kept, the rest is freed as before. Property
+     * {@code crd4j.nd4j.poolBytes} sets the capacity (0 turns pooling off).
+     */
+    static final class BufferPool {
+        static final long CAPACITY = Long.getLong("crd4j.nd4j.poolBytes", 4L << 30);
+
+        private record Key(DataType dtype, long length) {}
+
+        private static final java.util.Map<Key, java.util.ArrayDeque<org.nd4j.linalg.api.buffer.DataBuffer>> FREE = new java.util.HashMap<>();
+        private static long held;
+
+        static synchronized org.nd4j.linalg.api.buffer.DataBuffer take(DataType dt, long length) {
+            java.util.ArrayDeque<org.nd4j.linalg.api.buffer.DataBuffer> q = FREE.get(new Key(dt, length));
+            if (q == null || q.isEmpty()) return null;
+            held -= length * dt.width();
+            return q.pop();
+        }
+
+        static void give(org.nd4j.linalg.api.buffer.DataBuffer b) {
+            long bytes = b.length() * b.dataType().width();
+            synchronized (BufferPool.class) {
+                if (held + bytes <= CAPACITY) {
+                    FREE.computeIfAbsent(new Key(b.dataType(), b.length()), k -> new java.util.ArrayDeque<>()).push(b);
+                    held += bytes;
+                    return;
+                }
+            }
+            b.close();
+        }
+
+        /** Frees every pooled buffer. */
+        static synchronized void clear() {
+            for (var q : FREE.values()) for (var b : q) b.close();
+            FREE.clear();
+            held = 0;
+        }
+    }
+
+    /** A C-order array for a new activation, its contents undefined (every caller overwrites all of it). */
+    private static INDArray pooledArray(DataType dt, long... shape) {
+        long len = 1;
+        for (long d : shape) len *= d;
+        org.nd4j.linalg.api.buffer.DataBuffer b = BufferPool.take(dt, len);
+        if (b == null) return Nd4j.createUninitialized(dt, shape);
+        return Nd4j.create(b, shape, Nd4j.getStrides(shape, 'c'), 0, 'c', dt);
+    }
+
+    /** Wraps an array made by {@link #pooledArray}: its buffer returns to the pool when the tensor is closed. */
+    private static Tensor wrapPooled(INDArray a) { return new Nd4jTensor(a, BufferPool.CAPACITY > 0); }
 
     static DType fromNd4j(DataType d) {
         return switch (d) {
@@ -145,7 +221,12 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     @Override
     public Tensor axpby(double alpha, Tensor a, double beta, Tensor b) {
         requireSameShape(a, b);
-        return wrap(arr(a).mul(alpha).addi(arr(b).mul(beta)));
+        // the same two scalings and one add as a.mul(α).addi(b.mul(β)), into a pooled output and a scratch temporary
+        INDArray x = arr(a), y = arr(b);
+        INDArray out = pooledArray(x.dataType(), x.shape());
+        x.mul(alpha, out);
+        out.addi(y.mul(beta, scratch(y.dataType(), 0, y.shape())));
+        return wrapPooled(out);
     }
 
     @Override
@@ -170,8 +251,25 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
 
     @Override
     public Tensor concatChannels(List<Tensor> parts) {
-        INDArray[] as = parts.stream().map(Nd4jBackend::arr).toArray(INDArray[]::new);
-        return wrap(Nd4j.concat(1, as));
+        INDArray first = arr(parts.get(0));
+        long n = first.size(0), h = first.size(2), w = first.size(3), channels = 0;
+        for (Tensor p : parts) {
+            INDArray a = arr(p);
+            if (a.rank() != 4 || a.size(0) != n || a.size(2) != h || a.size(3) != w || a.dataType() != first.dataType()) {
+                throw new IllegalArgumentException("concatChannels: part " + Arrays.toString(a.shape()) + " " + a.dataType()
+                        + " does not fit " + Arrays.toString(first.shape()) + " " + first.dataType());
+            }
+            channels += a.size(1);
+        }
+        INDArray out = pooledArray(first.dataType(), n, channels, h, w);
+        long start = 0;
+        for (Tensor p : parts) {
+            INDArray a = arr(p);
+            out.get(NDArrayIndex.all(), NDArrayIndex.interval(start, start + a.size(1)), NDArrayIndex.all(), NDArrayIndex.all())
+                    .assign(a);
+            start += a.size(1);
+        }
+        return wrapPooled(out);
     }
 
     @Override
@@ -198,18 +296,24 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
      * paper-preset forward pass (zero-filling and page-faulting fresh native memory; benchmarks/RESULTS.md,
      * 2026-12-01 profile). A view of the scratch lives only inside one backend call and is never handed out.
      */
-    private final ThreadLocal<EnumMap<DataType, INDArray>> scratch = ThreadLocal.withInitial(() -> new EnumMap<>(DataType.class));
+    private final ThreadLocal<java.util.Map<ScratchKey, INDArray>> scratch = ThreadLocal.withInitial(java.util.HashMap::new);
 
-    /** A C-order view of this thread's scratch buffer for dtype with the given shape (contents undefined). */
-    private INDArray scratch(DataType dt, long... shape) {
+    private record ScratchKey(DataType dtype, int slot) {}
+
+    /**
+     * A C-order view of this thread's scratch buffer number {@code slot} for dtype with the given shape (contents
+     * undefined); one call uses different slots for temporaries it needs at the same time.
+     */
+    private INDArray scratch(DataType dt, int slot, long... shape) {
         long len = 1;
         for (long d : shape) len *= d;
-        EnumMap<DataType, INDArray> m = scratch.get();
-        INDArray buf = m.get(dt);
+        java.util.Map<ScratchKey, INDArray> m = scratch.get();
+        ScratchKey key = new ScratchKey(dt, slot);
+        INDArray buf = m.get(key);
         if (buf == null || buf.length() < len) {
             if (buf != null && buf.closeable()) buf.close();
             buf = Nd4j.createUninitialized(dt, len);
-            m.put(dt, buf);
+            m.put(key, buf);
         }
         return Nd4j.create(buf.data(), shape, Nd4j.getStrides(shape, 'c'), 0, 'c', dt);
     }
@@ -223,12 +327,12 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         long c = x.size(1), h = x.size(2), w = x.size(3);
         if (k == 1 && pad == 0 && stride == 1) return sample(x.reshape(x.size(0), c, h * w), i);
         if (k == 1 && pad == 0) {
-            INDArray col = scratch(x.dataType(), c, oH, oW);
+            INDArray col = scratch(x.dataType(), 0, c, oH, oW);
             col.assign(x.get(NDArrayIndex.point(i), NDArrayIndex.all(),
                     NDArrayIndex.interval(0, stride, h), NDArrayIndex.interval(0, stride, w)));
             return col.reshape(c, oH * oW);
         }
-        INDArray col = scratch(x.dataType(), 1, c, k, k, oH, oW);
+        INDArray col = scratch(x.dataType(), 0, 1, c, k, k, oH, oW);
         // im2col writes every element (zero where the window covers padding), so the scratch needs no clearing
         Convolution.im2col(x.get(NDArrayIndex.interval(i, i + 1), NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.all()),
                 k, k, stride, stride, pad, pad, 1, 1, false, col);
@@ -255,12 +359,12 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         long oH = outSize(x.size(2), k, stride, pad), oW = outSize(x.size(3), k, stride, pad);
         INDArray w2 = w.reshape(o, w.length() / o);
         // every element is written by the GEMMs (beta 0): no zero-fill
-        INDArray y = Nd4j.createUninitialized(x.dataType(), n, o, oH, oW);
+        INDArray y = pooledArray(x.dataType(), n, o, oH, oW);
         INDArray y3 = y.reshape(n, o, oH * oW); // a view of y's buffer: the GEMMs write straight into y
         for (long i = 0; i < n; i++) {
             Nd4j.gemm(w2, sampleColumns(x, i, k, stride, pad, oH, oW), sample(y3, i), false, false, 1.0, 0.0);
         }
-        return wrap(y);
+        return wrapPooled(y);
     }
 
     @Override
@@ -321,13 +425,15 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
             throw new IllegalArgumentException("deconv2x2: input " + Arrays.toString(x.shape())
                     + " does not fit weight " + Arrays.toString(w.shape()));
         }
-        INDArray x2 = x.permute(0, 2, 3, 1).dup('c').reshape(n * h * wd, c);
-        INDArray y2 = x2.mmul(w.reshape(c, o * 4));
-        INDArray y = Nd4j.create(x.dataType(), n, o, 2 * h, 2 * wd);
+        // rows (n, i, j) × columns (o, a, b): one GEMM, then a strided copy into NCHW; both temporaries are scratch
+        DataType dt = x.dataType();
+        INDArray x2 = scratch(dt, 0, n, h, wd, c);
+        x2.assign(x.permute(0, 2, 3, 1));
+        INDArray y2 = scratch(dt, 1, n * h * wd, o * 4);
+        x2.reshape(n * h * wd, c).mmul(w.reshape(c, o * 4), y2);   // mmul, not gemm: the same rounding as before
+        INDArray y = pooledArray(dt, n, o, 2 * h, 2 * wd);
         y.reshape(n, o, h, 2, wd, 2).assign(y2.reshape(n, h, wd, o, 2, 2).permute(0, 3, 1, 4, 2, 5));
-        x2.close();
-        y2.close();
-        return wrap(y);
+        return wrapPooled(y);
     }
 
     private static INDArray deconvGradRows(INDArray gy) {
