@@ -71,9 +71,19 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         public HostTensor toHost() {
             INDArray a = array();
             long[] shape = a.shape();
+            if (a.length() == 0 && a.dataType() == DataType.FLOAT) return HostTensor.of(new float[0], shape);
+            if (a.length() == 0 && a.dataType() == DataType.DOUBLE) return HostTensor.of(new double[0], shape);
             return switch (a.dataType()) {
-                case FLOAT -> HostTensor.of(a.data().asFloat(), shape);
-                case DOUBLE -> HostTensor.of(a.data().asDouble(), shape);
+                case FLOAT -> {
+                    float[] v = new float[Math.toIntExact(a.length())];
+                    a.data().asNioFloat().get(v);
+                    yield HostTensor.of(v, shape);
+                }
+                case DOUBLE -> {
+                    double[] v = new double[Math.toIntExact(a.length())];
+                    a.data().asNioDouble().get(v);
+                    yield HostTensor.of(v, shape);
+                }
                 case LONG -> HostTensor.of(a.data().asLong(), shape);
                 case INT -> HostTensor.of(a.data().asInt(), shape);
                 default -> throw new IllegalStateException("unsupported dtype " + a.dataType());
@@ -188,9 +198,22 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     @Override
     public Tensor fromHost(HostTensor h) {
         long[] shape = h.shape();
+        if (h.numel() == 0 && h.dtype().isFloating()) {
+            return wrap(h.dtype() == DType.FLOAT32 ? Nd4j.create(h.floats(), shape, 'c') : Nd4j.create(h.doubles(), shape, 'c'));
+        }
         INDArray a = switch (h.dtype()) {
-            case FLOAT32 -> Nd4j.create(h.floats(), shape, 'c');
-            case FLOAT64 -> Nd4j.create(h.doubles(), shape, 'c');
+            // one bulk copy into native memory: Nd4j.create(float[], …) stored element by element (2.7 s of building
+            // the paper model's 412 M parameters, 2026-12-01 profile)
+            case FLOAT32 -> {
+                INDArray f = Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
+                f.data().asNioFloat().put(h.floats());
+                yield f;
+            }
+            case FLOAT64 -> {
+                INDArray d = Nd4j.createUninitialized(DataType.DOUBLE, shape, 'c');
+                d.data().asNioDouble().put(h.doubles());
+                yield d;
+            }
             case INT64 -> Nd4j.createFromArray(h.longs()).reshape(shape);
             case INT32 -> Nd4j.createFromArray(h.ints()).reshape(shape);
             case UINT8 -> throw new IllegalArgumentException("uint8 tensors are host-only");
