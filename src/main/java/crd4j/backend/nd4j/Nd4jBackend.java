@@ -31,6 +31,15 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         /** The buffer came from {@link BufferPool} and goes back there on close. */
         private final boolean pooled;
 
+        /**
+         * Bumped by every backend op that writes this tensor in place ({@link #changed}), so that values derived from
+         * its contents (the batch-norm coefficients cached on a γ tensor) can tell that they are stale.
+         */
+        private long version;
+
+        /** The eval-mode batch-norm coefficients last derived with this tensor as γ, or null. */
+        private BatchNormCoefficients bnCache;
+
         private boolean closed;
 
         Nd4jTensor(INDArray a) {
@@ -51,6 +60,8 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         public synchronized void close() {
             if (closed) return;
             closed = true;
+            if (bnCache != null) bnCache.close();
+            bnCache = null;
             if (pooled) BufferPool.give(a.data());
             else if (a.closeable()) a.close();
         }
@@ -124,11 +135,14 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
      * page-faulted on first touch, which cost more than a third of a paper-preset forward pass (2026-12-01 profile,
      * benchmarks/RESULTS.md). Buffers are matched by dtype and exact length, so the repeated shapes of steady-state
      * scoring and training always find one. A buffer returns here only when its tensor is closed (Graph.release,
-     * Var.zeroGrad, ...); at most {@link #CAPACITY} bytes are kept, the rest is freed as before. Property
-     * {@code crd4j.nd4j.poolBytes} sets the capacity (0 turns pooling off).
+     * Var.zeroGrad, ...); at most {@link #CAPACITY} bytes are kept, the rest is freed as before. Pooled bytes stay
+     * allocated, so they count against JavaCPP's native limit ({@code org.bytedeco.javacpp.maxbytes}): the default
+     * capacity is a third of that limit, at most 4 GiB (1 GiB under the demo's 3 GB). Property
+     * {@code crd4j.nd4j.poolBytes} sets it (0 turns pooling off).
      */
     static final class BufferPool {
-        static final long CAPACITY = Long.getLong("crd4j.nd4j.poolBytes", 4L << 30);
+        static final long CAPACITY = Long.getLong("crd4j.nd4j.poolBytes",
+                Math.min(4L << 30, org.bytedeco.javacpp.Pointer.maxBytes() > 0 ? org.bytedeco.javacpp.Pointer.maxBytes() / 3 : 1L << 30));
 
         private record Key(DataType dtype, long length) {}
 
@@ -239,6 +253,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     public void addInPlace(Tensor acc, Tensor x) {
         requireSameShape(acc, x);
         arr(acc).addi(arr(x));
+        changed(acc);
     }
 
     @Override
@@ -503,19 +518,57 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         INDArray out = centred.muli(perChannel(invStd.mul(g))).addi(perChannel(b)).castTo(dt);
 
         INDArray rm = arr(runningMean), rv = arr(runningVar);
+        changed(runningMean);
+        changed(runningVar);
         INDArray unbiased = var.mul((double) count / (count - 1));
         rm.assign(rm.castTo(DataType.DOUBLE).muli(1 - momentum).addi(mean.mul(momentum)).castTo(rm.dataType()));
         rv.assign(rv.castTo(DataType.DOUBLE).muli(1 - momentum).addi(unbiased.muli(momentum)).castTo(rv.dataType()));
         return new BatchNormForward(wrap(out), wrap(mean), wrap(invStd));
     }
 
+    /** Marks tensor t as written in place (see {@code Nd4jTensor.version}). */
+    private static void changed(Tensor t) {
+        if (t instanceof Nd4jTensor nt) nt.version++;
+    }
+
+    /**
+     * Eval-mode batch norm's per-channel coefficients, [1,C,1,1] α and shift in the activation dtype, with the tensors
+     * and their versions they were derived from. Computing them is 8 small ND4J ops, 42% of a tiny-preset forward
+     * pass (2026-12-01 profile), for values that change only when the weights do, so they are cached on γ's tensor.
+     * The cache is valid while γ, β, mean and var are the same tensor objects with the same versions, eps and dtype
+     * are the same: loading weights makes new tensors, and every op of this backend that writes a tensor in place
+     * (adamStep, addInPlace, batchNormTrain's running statistics, batchNormEvalInPlace) bumps its version.
+     */
+    private record BatchNormCoefficients(Nd4jTensor beta, Nd4jTensor mean, Nd4jTensor var, long gammaVersion,
+                                         long betaVersion, long meanVersion, long varVersion, double eps, DataType dt,
+                                         INDArray alpha, INDArray shift) {
+        boolean validFor(Nd4jTensor g, Nd4jTensor b, Nd4jTensor m, Nd4jTensor v, double e, DataType d) {
+            return beta == b && mean == m && var == v && gammaVersion == g.version && betaVersion == b.version
+                    && meanVersion == m.version && varVersion == v.version && eps == e && dt == d;
+        }
+
+        void close() {
+            if (alpha.closeable()) alpha.close();
+            if (shift.closeable()) shift.close();
+        }
+    }
+
     /** Eval-mode batch norm as the per-channel map y = α·x + shift: α = γ/√(var+eps), shift = β − mean·α, in float64. */
     private static INDArray[] batchNormEvalCoefficients(Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                                                         double eps, DataType dt) {
-        INDArray alpha = Transforms.pow(arr(runningVar).castTo(DataType.DOUBLE).add(eps), -0.5, true)
-                .muli(arr(gamma).castTo(DataType.DOUBLE));
-        INDArray shift = arr(beta).castTo(DataType.DOUBLE).sub(arr(runningMean).castTo(DataType.DOUBLE).mul(alpha));
-        return new INDArray[]{perChannel(alpha.castTo(dt)), perChannel(shift.castTo(dt))};
+        for (Tensor t : new Tensor[]{gamma, beta, runningMean, runningVar}) arr(t); // each one this backend's, and open
+        Nd4jTensor g = (Nd4jTensor) gamma, b = (Nd4jTensor) beta, m = (Nd4jTensor) runningMean, v = (Nd4jTensor) runningVar;
+        synchronized (g) {
+            BatchNormCoefficients c = g.bnCache;
+            if (c != null && c.validFor(g, b, m, v, eps, dt)) return new INDArray[]{c.alpha(), c.shift()};
+            INDArray alpha = Transforms.pow(arr(v).castTo(DataType.DOUBLE).add(eps), -0.5, true)
+                    .muli(arr(g).castTo(DataType.DOUBLE));
+            INDArray shift = arr(b).castTo(DataType.DOUBLE).sub(arr(m).castTo(DataType.DOUBLE).mul(alpha));
+            INDArray[] out = {perChannel(alpha.castTo(dt)).dup('c'), perChannel(shift.castTo(dt)).dup('c')};
+            if (c != null) c.close();
+            g.bnCache = new BatchNormCoefficients(b, m, v, g.version, b.version, m.version, v.version, eps, dt, out[0], out[1]);
+            return out;
+        }
     }
 
     @Override
@@ -533,6 +586,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     public void batchNormEvalInPlace(Tensor yt, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                                      double eps, Tensor residual, boolean relu) {
         INDArray y = arr(yt);
+        changed(yt);
         INDArray[] c = batchNormEvalCoefficients(gamma, beta, runningMean, runningVar, eps, y.dataType());
         y.muli(c[0]).addi(c[1]);
         if (residual != null) {
@@ -692,6 +746,9 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     @Override
     public void adamStep(Tensor pt, Tensor gt, Tensor mt, Tensor vt, double lr, double beta1, double beta2, double eps, long step) {
         INDArray p = arr(pt), g = arr(gt), m = arr(mt), v = arr(vt);
+        changed(pt);
+        changed(mt);
+        changed(vt);
         double bc1 = 1 - Math.pow(beta1, step);
         double bc2 = 1 - Math.pow(beta2, step);
         if (p.dataType() == DataType.FLOAT && g.dataType() == DataType.FLOAT && m.dataType() == DataType.FLOAT
@@ -721,6 +778,9 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     /** The op-by-op Adam step: float64 and mixed dtypes, and the form the float32 pass above equals bit for bit. */
     void adamStepOps(Tensor pt, Tensor gt, Tensor mt, Tensor vt, double lr, double beta1, double beta2, double eps, long step) {
         INDArray p = arr(pt), g = arr(gt), m = arr(mt), v = arr(vt);
+        changed(pt);
+        changed(mt);
+        changed(vt);
         m.addi(g.sub(m).muli(1 - beta1));
         v.muli(beta2).addi(g.mul(g).muli(1 - beta2));
         double bc1 = 1 - Math.pow(beta1, step);
