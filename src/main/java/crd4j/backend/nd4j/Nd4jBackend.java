@@ -181,7 +181,14 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         long len = 1;
         for (long d : shape) len *= d;
         org.nd4j.linalg.api.buffer.DataBuffer b = BufferPool.take(dt, len);
-        if (b == null) return Nd4j.createUninitialized(dt, shape);
+        if (b == null) {
+            try {
+                return Nd4j.createUninitialized(dt, shape);
+            } catch (OutOfMemoryError e) {
+                BufferPool.clear(); // pooled buffers of other sizes count against the native limit: give them back
+                return Nd4j.createUninitialized(dt, shape);
+            }
+        }
         return Nd4j.create(b, shape, Nd4j.getStrides(shape, 'c'), 0, 'c', dt);
     }
 
@@ -329,12 +336,13 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     // ---- convolutions ------------------------------------------------------------------------------------------
 
     /**
-     * Per-thread, grow-only scratch buffers (one per dtype) for the im2col column matrices. The columns are a
+     * Per-thread, grow-only scratch buffers (per dtype and slot, shared by all instances) for the im2col column
+     * matrices and the transposed convolution's temporaries. The columns are a
      * temporary of every convolution, often tens of MB at the paper preset; allocating them per call cost 16% of a
      * paper-preset forward pass (zero-filling and page-faulting fresh native memory; benchmarks/RESULTS.md,
      * 2026-12-01 profile). A view of the scratch lives only inside one backend call and is never handed out.
      */
-    private final ThreadLocal<java.util.Map<ScratchKey, INDArray>> scratch = ThreadLocal.withInitial(java.util.HashMap::new);
+    private static final ThreadLocal<java.util.Map<ScratchKey, INDArray>> SCRATCH = ThreadLocal.withInitial(java.util.HashMap::new);
 
     private record ScratchKey(DataType dtype, int slot) {}
 
@@ -342,10 +350,10 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
      * A C-order view of this thread's scratch buffer number {@code slot} for dtype with the given shape (contents
      * undefined); one call uses different slots for temporaries it needs at the same time.
      */
-    private INDArray scratch(DataType dt, int slot, long... shape) {
+    private static INDArray scratch(DataType dt, int slot, long... shape) {
         long len = 1;
         for (long d : shape) len *= d;
-        java.util.Map<ScratchKey, INDArray> m = scratch.get();
+        java.util.Map<ScratchKey, INDArray> m = SCRATCH.get();
         ScratchKey key = new ScratchKey(dt, slot);
         INDArray buf = m.get(key);
         if (buf == null || buf.length() < len) {
