@@ -37,10 +37,10 @@ public final class ModifiedOcbe extends Module {
     }
 
     public Var forward(Graph g, List<Var> tOwn, List<Var> p) {
-        Var l1 = g.relu(bn1.forward(g, conv1.forward(g, g.concatChannels(List.of(tOwn.get(0), p.get(0))))));
-        l1 = g.relu(bn2.forward(g, conv2.forward(g, l1)));
-        Var l2 = g.relu(bn3.forward(g, conv3.forward(g, g.concatChannels(List.of(tOwn.get(1), p.get(1))))));
-        Var l3 = g.relu(bn4.forward(g, conv4.forward(g, g.concatChannels(List.of(tOwn.get(2), p.get(2))))));
+        Var l1 = bn1.forward(g, conv1.forward(g, g.concatChannels(List.of(tOwn.get(0), p.get(0)))), null, true);
+        l1 = bn2.forward(g, conv2.forward(g, l1), null, true);
+        Var l2 = bn3.forward(g, conv3.forward(g, g.concatChannels(List.of(tOwn.get(1), p.get(1)))), null, true);
+        Var l3 = bn4.forward(g, conv4.forward(g, g.concatChannels(List.of(tOwn.get(2), p.get(2)))), null, true);
         return bnLayer.forward(g, g.concatChannels(List.of(l1, l2, l3)));
     }
 }

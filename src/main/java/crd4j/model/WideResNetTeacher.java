@@ -64,7 +64,7 @@ public final class WideResNetTeacher extends Module {
     }
 
     public List<Var> forward(Graph g, Var x) {
-        Var y = g.relu(bn1.forward(g, conv1.forward(g, x)));
+        Var y = bn1.forward(g, conv1.forward(g, x), null, true);
         y = g.maxPool3x3s2p1(y);
         Var t1 = layer1.forward(g, y);
         Var t2 = layer2.forward(g, t1);

@@ -2,6 +2,7 @@ package crd4j.nn;
 
 import crd4j.autograd.Graph;
 import crd4j.autograd.Var;
+import crd4j.backend.BatchNormEpilogue;
 import crd4j.backend.Tensor;
 import crd4j.tensor.DType;
 import crd4j.tensor.HostTensor;
@@ -42,6 +43,26 @@ public final class BatchNorm2d extends Module implements Layer {
             return g.batchNormTrain(x, weight, bias, runningMean, runningVar, momentum, EPS);
         }
         return g.batchNormEval(x, weight, bias, runningMean, runningVar, EPS);
+    }
+
+    /**
+     * This BN applied to {@code convOut}, the fresh output of the convolution before it, then {@code + residual} (when
+     * not null), then ReLU (when {@code relu}): what {@code relu(add(forward(convOut), residual))} computes. In eval
+     * mode, when no gradient is wanted and the backend has {@link BatchNormEpilogue}, the three steps run in place in
+     * convOut's buffer, with the same float operations (bit-identical; no folded weights are stored, so there is
+     * nothing to invalidate when weights, statistics or the mode change). Otherwise the ops run one by one.
+     */
+    public Var forward(Graph g, Var convOut, Var residual, boolean relu) {
+        boolean noGrad = !convOut.requiresGrad() && !weight.requiresGrad() && !bias.requiresGrad()
+                && (residual == null || !residual.requiresGrad());
+        if (!isTraining() && (!g.recording() || noGrad) && g.backend() instanceof BatchNormEpilogue e) {
+            e.batchNormEvalInPlace(convOut.value(), weight.value(), bias.value(), runningMean, runningVar, EPS,
+                    residual == null ? null : residual.value(), relu);
+            return convOut;
+        }
+        Var y = forward(g, convOut);
+        if (residual != null) y = g.add(y, residual);
+        return relu ? g.relu(y) : y;
     }
 
     public long numBatchesTracked() { return numBatchesTracked; }

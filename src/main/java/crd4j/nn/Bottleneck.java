@@ -34,11 +34,11 @@ public final class Bottleneck extends Module implements Layer {
 
     @Override
     public Var forward(Graph g, Var x) {
-        Var y = g.relu(bn1.forward(g, conv1.forward(g, x)));
-        y = g.relu(bn2.forward(g, conv2.forward(g, y)));
-        y = bn3.forward(g, conv3.forward(g, y));
-        Var shortcut = downConv == null ? x : downBn.forward(g, downConv.forward(g, x));
-        return g.relu(g.add(y, shortcut));
+        Var y = bn1.forward(g, conv1.forward(g, x), null, true);
+        y = bn2.forward(g, conv2.forward(g, y), null, true);
+        Var z = conv3.forward(g, y);
+        Var shortcut = downConv == null ? x : downBn.forward(g, downConv.forward(g, x), null, false);
+        return bn3.forward(g, z, shortcut, true);   // relu(bn3(z) + shortcut)
     }
 
     /** A ResNet stage: {@code blocks} bottlenecks, the first with the stride and the projection shortcut. */

@@ -36,11 +36,11 @@ public final class DecoderBottleneck extends Module implements Layer {
 
     @Override
     public Var forward(Graph g, Var x) {
-        Var y = g.relu(bn1.forward(g, conv1.forward(g, x)));
-        y = g.relu(bn2.forward(g, conv2.forward(g, y)));
-        y = bn3.forward(g, conv3.forward(g, y));
-        Var shortcut = upConv == null ? x : upBn.forward(g, upConv.forward(g, x));
-        return g.relu(g.add(y, shortcut));
+        Var y = bn1.forward(g, conv1.forward(g, x), null, true);
+        y = bn2.forward(g, conv2.forward(g, y), null, true);
+        Var z = conv3.forward(g, y);
+        Var shortcut = upConv == null ? x : upBn.forward(g, upConv.forward(g, x), null, false);
+        return bn3.forward(g, z, shortcut, true);   // relu(bn3(z) + shortcut)
     }
 
     /** A decoder stage: the upsampling block, then {@code blocks − 1} identity blocks. */
