@@ -3,7 +3,6 @@ package crd4j.train;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import crd4j.autograd.FusionWeights;
-import crd4j.autograd.Graph;
 import crd4j.backend.Backend;
 import crd4j.backend.Tensor;
 import crd4j.data.MvtecDataset;
@@ -15,9 +14,7 @@ import crd4j.detect.Sample;
 import crd4j.detect.ValidationStatistics;
 import crd4j.io.ModelFile;
 import crd4j.io.WeightsFormatException;
-import crd4j.model.AnomalyMap;
 import crd4j.model.Checkpoints;
-import crd4j.model.CrdBranch;
 import crd4j.model.CrdModel;
 import crd4j.model.FusionSemantics;
 import crd4j.model.ModelFiles;
@@ -36,7 +33,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.function.Consumer;
 
 /**
  * One training run on one category (spec §7), then the validation statistics of §8.2 stored in the model file: what
