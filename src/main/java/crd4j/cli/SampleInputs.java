@@ -67,9 +67,9 @@ final class SampleInputs {
             throw new IllegalArgumentException(normals + ": a normals PNG, but the model's second input is " + second.describe()
                     + " (give --xyz)");
         }
-        HostTensor x = rgb != null ? readInput(rgb) : rgbImage != null ? ImageInputs.rgbInput(rgbImage, size) : null;
+        HostTensor x = rgb != null ? given(rgb) : rgbImage != null ? ImageInputs.rgbInput(rgbImage, size) : null;
         Path raw = xyz != null ? xyz : normals;
-        HostTensor y = depth != null ? readInput(depth) : raw != null ? second.preprocess(raw, size) : null;
+        HostTensor y = depth != null ? given(depth) : raw != null ? second.preprocess(raw, size) : null;
         Path xFile = rgb != null ? rgb : rgbImage, yFile = depth != null ? depth : raw;
         if (x != null && y != null && !Arrays.equals(x.shape(), y.shape())) {
             throw new IllegalArgumentException(yFile + ": shape " + Arrays.toString(y.shape()) + " differs from "
@@ -97,7 +97,7 @@ final class SampleInputs {
     /** The preset side of preprocessed inputs (for a model built from a teacher .pth), or 256 for raw files alone. */
     int sizeOfGivenTensors() throws IOException {
         Path f = rgb != null ? rgb : depth;
-        return f == null ? ImageInputs.SIZE : (int) readInput(f).dim(2);
+        return f == null ? ImageInputs.SIZE : (int) given(f).dim(2);
     }
 
     /** Checks loaded inputs against a model's input side S. */
@@ -108,6 +108,15 @@ final class SampleInputs {
                         + size + "] for " + modelName + ", found " + Arrays.toString(t.shape()));
             }
         }
+    }
+
+    /** Preprocessed inputs already read (sizeOfGivenTensors reads one before load does). */
+    private final java.util.Map<Path, HostTensor> read = new java.util.HashMap<>();
+
+    private HostTensor given(Path f) throws IOException {
+        HostTensor t = read.get(f);
+        if (t == null) read.put(f, t = readInput(f));
+        return t;
     }
 
     static HostTensor readInput(Path f) throws IOException {

@@ -52,19 +52,11 @@ public final class ReverseDistillationDetector implements Scorer, AutoCloseable 
             throw new IllegalArgumentException("the " + model.modality() + " input: expected shape [1, 3, " + s + ", " + s + "], got "
                     + Arrays.toString(in.shape()));
         }
-        Graph g = Graph.inference(be);
-        try (Tensor x = be.fromHost(in.toFloat32())) {
-            List<Var> t = model.teacher().forward(g, g.constant(x));
-            List<Var> st = model.student().forward(g, t);
-            double[] raw = AnomalyMap.raw(be, st, t, s).doubles();
-            AnomalyScoring.Scores sc = AnomalyScoring.combine(plan, List.of(raw), List.of(stats), s);
-            return new Detector.Result(sc.score(), sc.map(), s, sc.branches(), strategy);
-        } finally {
-            g.release();
-        }
+        AnomalyScoring.Scores sc = AnomalyScoring.combine(plan, List.of(rawMap(in)), List.of(stats), s);
+        return new Detector.Result(sc.score(), sc.map(), s, sc.branches(), strategy);
     }
 
-    /** Raw validation map of one sample, for the §8.2 statistics. */
+    /** The raw §8.1 map of one input (scoring, and the §8.2 validation statistics). */
     public double[] rawMap(HostTensor in) {
         Graph g = Graph.inference(be);
         try (Tensor x = be.fromHost(in.toFloat32())) {
