@@ -13,6 +13,9 @@ import java.util.List;
  * <p>Every backward rule here calls the backend's hand-written backward operation; there is no symbolic
  * differentiation. Loss terms are scalars whose coefficient in the total loss is 1 (§6.1), so each loss op seeds its
  * input's gradient directly.
+ *
+ * <p>An inference graph may record from several threads at once (the two halves of {@link
+ * crd4j.backend.BranchParallel}); a training graph belongs to one thread.
  */
 public final class Graph {
     private final Backend be;
@@ -50,7 +53,9 @@ public final class Graph {
     }
 
     private Var result(Tensor t, boolean tracked) {
-        produced.add(t);
+        synchronized (produced) {
+            produced.add(t);
+        }
         return new Var(t, tracked);
     }
 
@@ -60,8 +65,10 @@ public final class Graph {
      * nothing computed by this graph is used any more (copy results to the host first).
      */
     public void release() {
-        for (Tensor t : produced) t.close();
-        produced.clear();
+        synchronized (produced) {
+            for (Tensor t : produced) t.close();
+            produced.clear();
+        }
         tape.clear();
     }
 

@@ -17,6 +17,12 @@ import java.util.List;
 public interface Backend extends AutoCloseable {
     String name();
 
+    /**
+     * How many independent halves of a computation (the two modalities' teacher passes, the two branches) may run at
+     * once on this backend from different threads ({@link BranchParallel}); 1 = one after the other (the default).
+     */
+    default int branchParallelism() { return 1; }
+
     Tensor fromHost(HostTensor host);
 
     Tensor zeros(DType dtype, long... shape);

@@ -3,6 +3,7 @@ package crd4j.detect;
 import crd4j.autograd.Graph;
 import crd4j.autograd.Var;
 import crd4j.backend.Backend;
+import crd4j.backend.BranchParallel;
 import crd4j.backend.DeviceMaps;
 import crd4j.backend.Tensor;
 import crd4j.eval.GaussianFilter;
@@ -67,36 +68,36 @@ public final class AnomalyScoring {
     public static Forward forward(Graph g, CrdModel m, CrdModel.TeacherFeatures t, MissingStrategy s) {
         List<CrdBranch> branches = m.branches();
         List<Planned> plan = plan(m, t.rgb() != null, t.other() != null, s);
-        List<BranchRun> runs = new ArrayList<>();
         if (t.rgb() != null && t.other() != null) {
-            for (Planned p : plan) {
+            return new Forward(runBranches(g, plan, p -> {
                 int i = p.branch();
                 CrdBranch.Output o = branches.get(i).forward(g, t.of(i), t.of(1 - i), m.semantics());
-                runs.add(new BranchRun(p, o, t.of(i)));
-            }
-            return new Forward(runs, null, -1);
+                return new BranchRun(p, o, t.of(i));
+            }), null, -1);
         }
         int present = t.rgb() != null ? 0 : 1, missing = 1 - present;
         List<Var> tp = t.of(present);
         List<Var> est = estimate(g, m, missing, tp, s);
-        for (Planned p : plan) {
+        return new Forward(runBranches(g, plan, p -> {
             int i = p.branch();
             CrdBranch b = branches.get(i);
-            CrdBranch.Output o;
             if (i == present) {
                 if (s == MissingStrategy.DROP) {
                     List<Var> zeros = tp.stream().map(g::zerosLike).toList();
-                    o = b.forwardWithAssist(g, tp, zeros, zeros, m.semantics());
-                } else {
-                    o = b.forward(g, tp, est, m.semantics());
+                    return new BranchRun(p, b.forwardWithAssist(g, tp, zeros, zeros, m.semantics()), tp);
                 }
-                runs.add(new BranchRun(p, o, tp));
-            } else {
-                o = b.forward(g, est, tp, m.semantics());
-                runs.add(new BranchRun(p, o, est));
+                return new BranchRun(p, b.forward(g, tp, est, m.semantics()), tp);
             }
-        }
-        return new Forward(runs, est, missing);
+            return new BranchRun(p, b.forward(g, est, tp, m.semantics()), est);
+        }), est, missing);
+    }
+
+    /** The planned branch forwards, two at once where the backend allows it ({@link BranchParallel}), in plan order. */
+    private static List<BranchRun> runBranches(Graph g, List<Planned> plan, java.util.function.Function<Planned, BranchRun> run) {
+        if (plan.size() != 2) return plan.stream().map(run).toList();
+        BranchRun[] out = new BranchRun[2];
+        BranchParallel.run(g.backend(), () -> out[0] = run.apply(plan.get(0)), () -> out[1] = run.apply(plan.get(1)));
+        return List.of(out);
     }
 
     /** T̂ of branch {@code missing}'s teacher features from the present modality's {@code tp} (§17.1); null for DROP. */

@@ -2,6 +2,7 @@ package crd4j.model;
 
 import crd4j.autograd.Graph;
 import crd4j.autograd.Var;
+import crd4j.backend.BranchParallel;
 import crd4j.backend.Tensor;
 import crd4j.nn.NnContext;
 import crd4j.nn.StateDictException;
@@ -71,8 +72,16 @@ public final class CrdModel {
      * input (a missing modality) gives {@code null} features.
      */
     public TeacherFeatures teacherForward(Graph inference, Tensor rgbInput, Tensor otherInput) {
-        return new TeacherFeatures(rgbInput == null ? null : teacher.forward(inference, inference.constant(rgbInput)),
-                otherInput == null ? null : teacher.forward(inference, inference.constant(otherInput)));
+        if (inference.recording()) throw new IllegalArgumentException("the teacher runs on an inference graph");
+        @SuppressWarnings("unchecked") List<Var>[] out = new List[2];
+        Runnable a = () -> out[0] = rgbInput == null ? null : teacher.forward(inference, inference.constant(rgbInput));
+        Runnable b = () -> out[1] = otherInput == null ? null : teacher.forward(inference, inference.constant(otherInput));
+        if (rgbInput != null && otherInput != null) BranchParallel.run(inference.backend(), a, b);
+        else {
+            a.run();
+            b.run();
+        }
+        return new TeacherFeatures(out[0], out[1]);
     }
 
     public CrdBranch.Output rgbForward(Graph g, TeacherFeatures t) {

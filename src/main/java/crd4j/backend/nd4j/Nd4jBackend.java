@@ -106,16 +106,35 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     }
 
     /**
-     * Caps the threads of ND4J's native ops and of its BLAS (process-wide); {@code n <= 0} keeps the library
-     * defaults (one per core). Small models (the tiny preset) run faster on one thread: their operations are too
-     * small to amortise OpenMP start-up and synchronisation (see benchmarks/RESULTS.md).
+     * The thread budget {@code n} (process-wide); {@code n <= 0} keeps the library defaults (one thread per core for
+     * ND4J's native ops and its BLAS, one branch at a time). With 2 or 3 threads the two halves of each computation
+     * (teacher per modality, student branch per modality) run at once on two threads, each with single-threaded
+     * operations ({@link crd4j.backend.BranchParallel}); with 1 thread, or 4 and more, one half runs at a time and the
+     * operations get all {@code n} threads. Why: on the 2-core development machine ND4J's and OpenBLAS's two-thread
+     * operations were measured no faster than one thread for this network, while the two halves are independent and
+     * equal in size (benchmarks/RESULTS.md); above 3 threads concurrent multi-threaded BLAS calls have not been
+     * measured or checked here, so the library's own parallelism is kept.
      */
     public static void setThreads(int n) {
         if (n <= 0) return;
-        Nd4j.getEnvironment().setMaxThreads(n);
-        Nd4j.getEnvironment().setMaxMasterThreads(n);
-        Nd4j.factory().blas().setMaxThreads(n);
+        int ops = n == 2 || n == 3 ? 1 : n;
+        Nd4j.getEnvironment().setMaxThreads(ops);
+        Nd4j.getEnvironment().setMaxMasterThreads(ops);
+        Nd4j.factory().blas().setMaxThreads(ops);
+        branchWorkers = n == 2 || n == 3 ? 2 : 1;
     }
+
+    private static volatile int branchWorkers = 1;
+
+    /** The threads {@link crd4j.backend.BranchParallel} may use: 2 with a 2- or 3-thread budget, else 1. */
+    @Override
+    public int branchParallelism() { return branchWorkers; }
+
+    /**
+     * Sets the branch parallelism alone (tests and benchmarks comparing the two schedules at the same operation
+     * threads).
+     */
+    public static void setBranchParallelism(int workers) { branchWorkers = Math.max(1, workers); }
 
     @Override
     public String name() { return "cpu (ND4J " + Nd4j.getBackend().getClass().getSimpleName() + ")"; }
@@ -378,12 +397,88 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
                     NDArrayIndex.interval(0, stride, h), NDArrayIndex.interval(0, stride, w)));
             return col.reshape(c, oH * oW);
         }
-        INDArray col = scratch(x.dataType(), 0, 1, c, k, k, oH, oW);
+        INDArray col = scratch(x.dataType(), 0, c * k * k, oH * oW);
+        if (x.dataType() == DataType.FLOAT || x.dataType() == DataType.DOUBLE) {
+            im2col(x, i, k, stride, pad, oH, oW, col);
+            return col;
+        }
         // im2col writes every element (zero where the window covers padding), so the scratch needs no clearing
         Convolution.im2col(x.get(NDArrayIndex.interval(i, i + 1), NDArrayIndex.all(), NDArrayIndex.all(), NDArrayIndex.all()),
-                k, k, stride, stride, pad, pad, 1, 1, false, col);
-        return col.reshape(c * k * k, oH * oW);
+                k, k, stride, stride, pad, pad, 1, 1, false, col.reshape(1, c, k, k, oH, oW));
+        return col;
     }
+
+    /** Per-thread heap copies of one input sample for {@link #im2col} (grow-only). */
+    private static final ThreadLocal<float[][]> SAMPLE_F = ThreadLocal.withInitial(() -> new float[][]{new float[0], new float[0]});
+    private static final ThreadLocal<double[][]> SAMPLE_D = ThreadLocal.withInitial(() -> new double[][]{new double[0], new double[0]});
+
+    /**
+     * The column matrix of sample i into {@code col} ([C·k·k, oH·oW], C order): col[(c,ky,kx), (oy,ox)] =
+     * x[i, c, oy·s − p + ky, ox·s − p + kx], 0 outside the image — the same values as ND4J's im2col op (pure
+     * copies, so bit-identical: OpsParityTest, Im2colTest), written as one bulk copy per output row where the stride
+     * is 1. ND4J's op computes every element's index on its own and was 11–15% of a forward pass (2026-12-01
+     * profiles, benchmarks/RESULTS.md).
+     */
+    static void im2col(INDArray x, long i, int k, int stride, int pad, long oHl, long oWl, INDArray col) {
+        if (x.isView() || x.ordering() != 'c' || x.offset() != 0) x = x.dup('c');
+        int c = (int) x.size(1), h = (int) x.size(2), w = (int) x.size(3), oH = (int) oHl, oW = (int) oWl;
+        int plane = h * w;
+        long base = i * (long) c * plane;
+        boolean f32 = x.dataType() == DataType.FLOAT;
+        java.nio.FloatBuffer xf = f32 ? x.data().asNioFloat() : null, cf = f32 ? col.data().asNioFloat() : null;
+        java.nio.DoubleBuffer xd = f32 ? null : x.data().asNioDouble(), cd = f32 ? null : col.data().asNioDouble();
+        float[] sf = null, zf = null;
+        double[] sd = null, zd = null;
+        int len = c * plane;
+        if (f32) {
+            float[][] t = SAMPLE_F.get();
+            if (t[0].length < len) t[0] = new float[len];
+            if (t[1].length < oW) t[1] = new float[oW];
+            sf = t[0];
+            zf = t[1];
+            xf.get(Math.toIntExact(base), sf, 0, len);
+        } else {
+            double[][] t = SAMPLE_D.get();
+            if (t[0].length < len) t[0] = new double[len];
+            if (t[1].length < oW) t[1] = new double[oW];
+            sd = t[0];
+            zd = t[1];
+            xd.get(Math.toIntExact(base), sd, 0, len);
+        }
+        int pos = 0;
+        for (int ch = 0; ch < c; ch++) {
+            int chBase = ch * plane;
+            for (int ky = 0; ky < k; ky++) {
+                for (int kx = 0; kx < k; kx++) {
+                    // output columns ox whose input column ix = ox·s − p + kx lies inside [0, w)
+                    int lo = Math.max(0, ceilDiv(pad - kx, stride)), hi = Math.min(oW, ceilDiv(w + pad - kx, stride));
+                    for (int oy = 0; oy < oH; oy++, pos += oW) {
+                        int iy = oy * stride - pad + ky;
+                        if (iy < 0 || iy >= h || lo >= hi) {
+                            if (f32) cf.put(pos, zf, 0, oW);
+                            else cd.put(pos, zd, 0, oW);
+                            continue;
+                        }
+                        int src = chBase + iy * w + lo * stride - pad + kx;
+                        if (f32) {
+                            if (lo > 0) cf.put(pos, zf, 0, lo);
+                            if (stride == 1) cf.put(pos + lo, sf, src, hi - lo);
+                            else for (int ox = lo; ox < hi; ox++, src += stride) cf.put(pos + ox, sf[src]);
+                            if (hi < oW) cf.put(pos + hi, zf, 0, oW - hi);
+                        } else {
+                            if (lo > 0) cd.put(pos, zd, 0, lo);
+                            if (stride == 1) cd.put(pos + lo, sd, src, hi - lo);
+                            else for (int ox = lo; ox < hi; ox++, src += stride) cd.put(pos + ox, sd[src]);
+                            if (hi < oW) cd.put(pos + hi, zd, 0, oW - hi);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** ⌈a / b⌉ for b > 0 (a of either sign). */
+    private static int ceilDiv(int a, int b) { return -Math.floorDiv(-a, b); }
 
     private static long outSize(long in, int k, int stride, int pad) {
         long o = (in + 2L * pad - k) / stride + 1;

@@ -1,0 +1,69 @@
+package crd4j.backend;
+
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Runs the two independent halves of a CRD computation — the teacher on each modality, then each student branch —
+ * at the same time when the backend says it can ({@link Backend#branchParallelism()} ≥ 2), else one after the other.
+ *
+ * <p>Why: the two halves do the same amount of work and share nothing they write (each branch has its own modules,
+ * optimiser and graph; the frozen teacher and the other modality's features are only read), so two cores each running
+ * one half with single-threaded operations are busy all the time, while one half at a time with two-threaded operations
+ * is not: most of the network's operations are too small for the library's threads to pay off (tiny preset), and at the
+ * paper preset the library's two-thread convolution was measured no faster than one thread (benchmarks/RESULTS.md).
+ * Each half runs exactly the operations it runs sequentially, in the same order, so the results are bit-identical to
+ * sequential execution (BranchParallelTest).
+ *
+ * <p>Exceptions: both halves always finish before this returns (neither is left running on tensors the caller may
+ * free); the first half's failure is rethrown before the second's, as sequential execution would have.
+ */
+public final class BranchParallel {
+    private BranchParallel() {}
+
+    private static final AtomicInteger THREADS = new AtomicInteger();
+    private static final ExecutorService POOL = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "crd4j-branch-" + THREADS.incrementAndGet());
+        t.setDaemon(true);
+        return t;
+    });
+
+    /** Runs {@code first} and {@code second}; at the same time when {@code be} allows it. */
+    public static void run(Backend be, Runnable first, Runnable second) {
+        if (be.branchParallelism() < 2) {
+            first.run();
+            second.run();
+            return;
+        }
+        Future<?> f = POOL.submit(first);
+        Throwable secondFailure = null;
+        try {
+            second.run();
+        } catch (Throwable t) {
+            secondFailure = t;
+        }
+        Throwable firstFailure = null;
+        boolean interrupted = false;
+        while (true) {
+            try {
+                f.get();
+                break;
+            } catch (ExecutionException e) {
+                firstFailure = e.getCause();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true; // keep waiting: the first half may still be using the caller's tensors
+            }
+        }
+        if (interrupted) Thread.currentThread().interrupt();
+        Throwable t = firstFailure != null ? firstFailure : secondFailure;
+        if (t == null) return;
+        if (firstFailure != null && secondFailure != null) firstFailure.addSuppressed(secondFailure);
+        if (t instanceof RuntimeException re) throw re;
+        if (t instanceof Error er) throw er;
+        throw new IllegalStateException(t);
+    }
+}
