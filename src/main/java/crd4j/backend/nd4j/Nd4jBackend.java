@@ -607,12 +607,60 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
                                            double momentum, double eps) {
         INDArray x = arr(xt);
         DataType dt = x.dataType();
-        INDArray xd = x.castTo(DataType.DOUBLE);
         long count = x.length() / x.size(1);
         if (count < 2) {
             throw new IllegalArgumentException("batch norm in training mode needs more than one value per channel, got input "
                     + Arrays.toString(x.shape()));
         }
+        if (dt != DataType.FLOAT && dt != DataType.DOUBLE) return batchNormTrainOps(xt, gamma, beta, runningMean, runningVar, momentum, eps);
+        x = dense(x);
+        int n = (int) x.size(0), c = (int) x.size(1), hw = (int) (x.length() / ((long) n * c));
+        double[] g = arr(gamma).castTo(DataType.DOUBLE).toDoubleVector(), b = arr(beta).castTo(DataType.DOUBLE).toDoubleVector();
+        double[] mean = new double[c], invStd = new double[c], var = new double[c];
+        INDArray out = pooledArray(dt, x.shape());
+        double[] v = channelScratch(0, n * hw);
+        for (int ch = 0; ch < c; ch++) {
+            readChannel(x, ch, n, c, hw, v);
+            // the mean, then the mean of the squared deviations (the biased variance normalises), in float64 (§1)
+            double sum = 0;
+            for (int i = 0; i < v.length && i < n * hw; i++) sum += v[i];
+            double mu = sum / count;
+            double sq = 0;
+            for (int i = 0; i < n * hw; i++) {
+                double d = v[i] - mu;
+                sq += d * d;
+            }
+            double va = sq / count, is = Math.pow(va + eps, -0.5), scale = is * g[ch], shift = b[ch];
+            for (int i = 0; i < n * hw; i++) v[i] = (v[i] - mu) * scale + shift;
+            writeChannel(out, ch, n, c, hw, v);
+            mean[ch] = mu;
+            var[ch] = va;
+            invStd[ch] = is;
+        }
+        INDArray rm = arr(runningMean), rv = arr(runningVar);
+        changed(runningMean);
+        changed(runningVar);
+        double unbias = (double) count / (count - 1);
+        double[] rmv = rm.castTo(DataType.DOUBLE).toDoubleVector(), rvv = rv.castTo(DataType.DOUBLE).toDoubleVector();
+        for (int ch = 0; ch < c; ch++) {
+            rmv[ch] = rmv[ch] * (1 - momentum) + mean[ch] * momentum;
+            rvv[ch] = rvv[ch] * (1 - momentum) + var[ch] * unbias * momentum;
+        }
+        rm.assign(Nd4j.createFromArray(rmv).castTo(rm.dataType()).reshape(rm.shape()));
+        rv.assign(Nd4j.createFromArray(rvv).castTo(rv.dataType()).reshape(rv.shape()));
+        return new BatchNormForward(wrapPooled(out), wrap(Nd4j.createFromArray(mean)), wrap(Nd4j.createFromArray(invStd)));
+    }
+
+    /**
+     * Training-mode batch norm as ND4J operations (dtypes other than float32/float64): the same float64 maths as
+     * {@link #batchNormTrain}, op by op.
+     */
+    private BatchNormForward batchNormTrainOps(Tensor xt, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                               double momentum, double eps) {
+        INDArray x = arr(xt);
+        DataType dt = x.dataType();
+        INDArray xd = x.castTo(DataType.DOUBLE);
+        long count = x.length() / x.size(1);
         INDArray mean = xd.mean(0, 2, 3);
         INDArray centred = xd.sub(perChannel(mean));
         INDArray var = centred.mul(centred).mean(0, 2, 3);
@@ -627,6 +675,61 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         rm.assign(rm.castTo(DataType.DOUBLE).muli(1 - momentum).addi(mean.mul(momentum)).castTo(rm.dataType()));
         rv.assign(rv.castTo(DataType.DOUBLE).muli(1 - momentum).addi(unbiased.muli(momentum)).castTo(rv.dataType()));
         return new BatchNormForward(wrap(out), wrap(mean), wrap(invStd));
+    }
+
+    /** x itself when it is a dense C-order array from offset 0, else a dense copy. */
+    private static INDArray dense(INDArray x) {
+        return x.isView() || x.ordering() != 'c' || x.offset() != 0 ? x.dup('c') : x;
+    }
+
+    /** Per-thread float64 scratch rows for the batch-norm passes (grow-only; slot 0, 1). */
+    private static final ThreadLocal<double[][]> CHANNEL = ThreadLocal.withInitial(() -> new double[][]{new double[0], new double[0]});
+    private static final ThreadLocal<float[]> CHANNEL_F = ThreadLocal.withInitial(() -> new float[0]);
+
+    /** A scratch array of exactly {@code len} doubles for this thread (contents undefined). */
+    private static double[] channelScratch(int slot, int len) {
+        double[][] t = CHANNEL.get();
+        if (t[slot].length != len) t[slot] = new double[len];
+        return t[slot];
+    }
+
+    private static float[] floatScratch(int len) {
+        float[] f = CHANNEL_F.get();
+        if (f.length < len) {
+            f = new float[len];
+            CHANNEL_F.set(f);
+        }
+        return f;
+    }
+
+    /** Channel {@code ch} of a dense [N, C, …] float32/float64 array, sample after sample, as float64 into {@code v}. */
+    private static void readChannel(INDArray a, int ch, int n, int c, int hw, double[] v) {
+        if (a.dataType() == DataType.DOUBLE) {
+            java.nio.DoubleBuffer d = a.data().asNioDouble();
+            for (int s = 0; s < n; s++) d.get((s * c + ch) * hw, v, s * hw, hw);
+        } else {
+            java.nio.FloatBuffer f = a.data().asNioFloat();
+            float[] t = floatScratch(hw);
+            for (int s = 0; s < n; s++) {
+                f.get((s * c + ch) * hw, t, 0, hw);
+                for (int i = 0, o = s * hw; i < hw; i++) v[o + i] = t[i];
+            }
+        }
+    }
+
+    /** Writes {@code v} (rounded to float32 for a float32 array) into channel {@code ch} of a dense [N, C, …] array. */
+    private static void writeChannel(INDArray a, int ch, int n, int c, int hw, double[] v) {
+        if (a.dataType() == DataType.DOUBLE) {
+            java.nio.DoubleBuffer d = a.data().asNioDouble();
+            for (int s = 0; s < n; s++) d.put((s * c + ch) * hw, v, s * hw, hw);
+        } else {
+            java.nio.FloatBuffer f = a.data().asNioFloat();
+            float[] t = floatScratch(hw);
+            for (int s = 0; s < n; s++) {
+                for (int i = 0, o = s * hw; i < hw; i++) t[i] = (float) v[o + i];
+                f.put((s * c + ch) * hw, t, 0, hw);
+            }
+        }
     }
 
     /** Marks tensor t as written in place (see {@code Nd4jTensor.version}). */
@@ -699,8 +802,46 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         if (relu) Transforms.relu(y, false);
     }
 
+    /**
+     * Training-mode batch norm's backward pass in float64: x̂ = (x − mean)·invstd, dβ = Σgy, dγ = Σgy·x̂,
+     * dx = γ·invstd/M · (M·gy − dβ − x̂·dγ), one channel at a time over plain arrays (the op-by-op form was 12% of a
+     * tiny training step, mostly ND4J op overhead and float64 temporaries; 2026-12-01 profile).
+     */
     @Override
     public BatchNormGrads batchNormBackward(Tensor xt, Tensor gyt, Tensor gamma, BatchNormForward saved) {
+        INDArray x0 = arr(xt), gy0 = arr(gyt);
+        DataType dt = gy0.dataType(), pt = arr(gamma).dataType();
+        if ((dt != DataType.FLOAT && dt != DataType.DOUBLE) || x0.dataType() != dt) return batchNormBackwardOps(xt, gyt, gamma, saved);
+        requireSameShape(xt, gyt);
+        INDArray x = dense(x0), gy = dense(gy0);
+        int n = (int) x.size(0), c = (int) x.size(1), hw = (int) (x.length() / ((long) n * c));
+        long m = (long) n * hw;
+        double[] mean = arr(saved.mean()).castTo(DataType.DOUBLE).toDoubleVector();
+        double[] invStd = arr(saved.invStd()).castTo(DataType.DOUBLE).toDoubleVector();
+        double[] g = arr(gamma).castTo(DataType.DOUBLE).toDoubleVector();
+        double[] dbeta = new double[c], dgamma = new double[c];
+        INDArray dx = pooledArray(dt, x.shape());
+        double[] xv = channelScratch(0, n * hw), gv = channelScratch(1, n * hw);
+        for (int ch = 0; ch < c; ch++) {
+            readChannel(x, ch, n, c, hw, xv);
+            readChannel(gy, ch, n, c, hw, gv);
+            double mu = mean[ch], is = invStd[ch], sb = 0, sg = 0;
+            for (int i = 0; i < xv.length; i++) {
+                xv[i] = (xv[i] - mu) * is; // x̂
+                sb += gv[i];
+                sg += gv[i] * xv[i];
+            }
+            double k = g[ch] * is / m;
+            for (int i = 0; i < xv.length; i++) gv[i] = (gv[i] * m - sb - xv[i] * sg) * k;
+            writeChannel(dx, ch, n, c, hw, gv);
+            dbeta[ch] = sb;
+            dgamma[ch] = sg;
+        }
+        return new BatchNormGrads(wrapPooled(dx), wrap(Nd4j.createFromArray(dgamma).castTo(pt)), wrap(Nd4j.createFromArray(dbeta).castTo(pt)));
+    }
+
+    /** {@link #batchNormBackward} as ND4J operations (other dtypes). */
+    private BatchNormGrads batchNormBackwardOps(Tensor xt, Tensor gyt, Tensor gamma, BatchNormForward saved) {
         INDArray x = arr(xt).castTo(DataType.DOUBLE), gy = arr(gyt).castTo(DataType.DOUBLE);
         DataType dt = arr(gyt).dataType();
         INDArray mean = arr(saved.mean()), invStd = arr(saved.invStd());
@@ -709,7 +850,6 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         INDArray dbeta = gy.sum(0, 2, 3);
         INDArray dgamma = gy.mul(xhat).sum(0, 2, 3);
         INDArray g = arr(gamma).castTo(DataType.DOUBLE);
-        // dx = γ·invstd/M · (M·gy − Σgy − x̂·Σ(gy·x̂))
         INDArray dx = gy.mul(m).subi(perChannel(dbeta)).subi(xhat.muli(perChannel(dgamma)))
                 .muli(perChannel(g.mul(invStd).divi(m)));
         DataType pt = arr(gamma).dataType();
