@@ -408,72 +408,77 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         return col;
     }
 
-    /** Per-thread heap copies of one input sample for {@link #im2col} (grow-only). */
+    /** Per-thread heap copies of one input sample and of its column matrix for {@link #im2col} (grow-only). */
     private static final ThreadLocal<float[][]> SAMPLE_F = ThreadLocal.withInitial(() -> new float[][]{new float[0], new float[0]});
     private static final ThreadLocal<double[][]> SAMPLE_D = ThreadLocal.withInitial(() -> new double[][]{new double[0], new double[0]});
 
     /**
      * The column matrix of sample i into {@code col} ([C·k·k, oH·oW], C order): col[(c,ky,kx), (oy,ox)] =
      * x[i, c, oy·s − p + ky, ox·s − p + kx], 0 outside the image — the same values as ND4J's im2col op (pure
-     * copies, so bit-identical: OpsParityTest, Im2colTest), written as one bulk copy per output row where the stride
-     * is 1. ND4J's op computes every element's index on its own and was 11–15% of a forward pass (2026-12-01
-     * profiles, benchmarks/RESULTS.md).
+     * copies, so bit-identical: Im2colTest), built on the heap with one array copy per output row where the stride is
+     * 1 and handed to the native buffer in one bulk copy. ND4J's op computes every element's index on its own and was
+     * 11–15% of a forward pass (2026-12-01 profiles, benchmarks/RESULTS.md).
      */
     static void im2col(INDArray x, long i, int k, int stride, int pad, long oHl, long oWl, INDArray col) {
         if (x.isView() || x.ordering() != 'c' || x.offset() != 0) x = x.dup('c');
         int c = (int) x.size(1), h = (int) x.size(2), w = (int) x.size(3), oH = (int) oHl, oW = (int) oWl;
-        int plane = h * w;
-        long base = i * (long) c * plane;
-        boolean f32 = x.dataType() == DataType.FLOAT;
-        java.nio.FloatBuffer xf = f32 ? x.data().asNioFloat() : null, cf = f32 ? col.data().asNioFloat() : null;
-        java.nio.DoubleBuffer xd = f32 ? null : x.data().asNioDouble(), cd = f32 ? null : col.data().asNioDouble();
-        float[] sf = null, zf = null;
-        double[] sd = null, zd = null;
-        int len = c * plane;
-        if (f32) {
+        int plane = h * w, len = c * plane, colLen = Math.toIntExact((long) c * k * k * oH * oW);
+        int base = Math.toIntExact(i * (long) len);
+        if (x.dataType() == DataType.FLOAT) {
             float[][] t = SAMPLE_F.get();
             if (t[0].length < len) t[0] = new float[len];
-            if (t[1].length < oW) t[1] = new float[oW];
-            sf = t[0];
-            zf = t[1];
-            xf.get(Math.toIntExact(base), sf, 0, len);
-        } else {
-            double[][] t = SAMPLE_D.get();
-            if (t[0].length < len) t[0] = new double[len];
-            if (t[1].length < oW) t[1] = new double[oW];
-            sd = t[0];
-            zd = t[1];
-            xd.get(Math.toIntExact(base), sd, 0, len);
-        }
-        int pos = 0;
-        for (int ch = 0; ch < c; ch++) {
-            int chBase = ch * plane;
-            for (int ky = 0; ky < k; ky++) {
-                for (int kx = 0; kx < k; kx++) {
-                    // output columns ox whose input column ix = ox·s − p + kx lies inside [0, w)
-                    int lo = Math.max(0, ceilDiv(pad - kx, stride)), hi = Math.min(oW, ceilDiv(w + pad - kx, stride));
-                    for (int oy = 0; oy < oH; oy++, pos += oW) {
-                        int iy = oy * stride - pad + ky;
-                        if (iy < 0 || iy >= h || lo >= hi) {
-                            if (f32) cf.put(pos, zf, 0, oW);
-                            else cd.put(pos, zd, 0, oW);
-                            continue;
-                        }
-                        int src = chBase + iy * w + lo * stride - pad + kx;
-                        if (f32) {
-                            if (lo > 0) cf.put(pos, zf, 0, lo);
-                            if (stride == 1) cf.put(pos + lo, sf, src, hi - lo);
-                            else for (int ox = lo; ox < hi; ox++, src += stride) cf.put(pos + ox, sf[src]);
-                            if (hi < oW) cf.put(pos + hi, zf, 0, oW - hi);
-                        } else {
-                            if (lo > 0) cd.put(pos, zd, 0, lo);
-                            if (stride == 1) cd.put(pos + lo, sd, src, hi - lo);
-                            else for (int ox = lo; ox < hi; ox++, src += stride) cd.put(pos + ox, sd[src]);
-                            if (hi < oW) cd.put(pos + hi, zd, 0, oW - hi);
+            if (t[1].length < colLen) t[1] = new float[colLen];
+            float[] src = t[0], dst = t[1];
+            x.data().asNioFloat().get(base, src, 0, len);
+            int pos = 0;
+            for (int ch = 0; ch < c; ch++) {
+                for (int ky = 0; ky < k; ky++) {
+                    for (int kx = 0; kx < k; kx++) {
+                        // output columns ox whose input column ix = ox·s − p + kx lies inside [0, w)
+                        int lo = Math.max(0, ceilDiv(pad - kx, stride)), hi = Math.min(oW, ceilDiv(w + pad - kx, stride));
+                        for (int oy = 0; oy < oH; oy++, pos += oW) {
+                            int iy = oy * stride - pad + ky;
+                            if (iy < 0 || iy >= h || lo >= hi) {
+                                java.util.Arrays.fill(dst, pos, pos + oW, 0f);
+                                continue;
+                            }
+                            int from = ch * plane + iy * w + lo * stride - pad + kx;
+                            java.util.Arrays.fill(dst, pos, pos + lo, 0f);
+                            if (stride == 1) System.arraycopy(src, from, dst, pos + lo, hi - lo);
+                            else for (int ox = lo; ox < hi; ox++, from += stride) dst[pos + ox] = src[from];
+                            java.util.Arrays.fill(dst, pos + hi, pos + oW, 0f);
                         }
                     }
                 }
             }
+            col.data().asNioFloat().put(0, dst, 0, colLen);
+        } else {
+            double[][] t = SAMPLE_D.get();
+            if (t[0].length < len) t[0] = new double[len];
+            if (t[1].length < colLen) t[1] = new double[colLen];
+            double[] src = t[0], dst = t[1];
+            x.data().asNioDouble().get(base, src, 0, len);
+            int pos = 0;
+            for (int ch = 0; ch < c; ch++) {
+                for (int ky = 0; ky < k; ky++) {
+                    for (int kx = 0; kx < k; kx++) {
+                        int lo = Math.max(0, ceilDiv(pad - kx, stride)), hi = Math.min(oW, ceilDiv(w + pad - kx, stride));
+                        for (int oy = 0; oy < oH; oy++, pos += oW) {
+                            int iy = oy * stride - pad + ky;
+                            if (iy < 0 || iy >= h || lo >= hi) {
+                                java.util.Arrays.fill(dst, pos, pos + oW, 0.0);
+                                continue;
+                            }
+                            int from = ch * plane + iy * w + lo * stride - pad + kx;
+                            java.util.Arrays.fill(dst, pos, pos + lo, 0.0);
+                            if (stride == 1) System.arraycopy(src, from, dst, pos + lo, hi - lo);
+                            else for (int ox = lo; ox < hi; ox++, from += stride) dst[pos + ox] = src[from];
+                            java.util.Arrays.fill(dst, pos + hi, pos + oW, 0.0);
+                        }
+                    }
+                }
+            }
+            col.data().asNioDouble().put(0, dst, 0, colLen);
         }
     }
 
@@ -623,7 +628,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
             readChannel(x, ch, n, c, hw, v);
             // the mean, then the mean of the squared deviations (the biased variance normalises), in float64 (§1)
             double sum = 0;
-            for (int i = 0; i < v.length && i < n * hw; i++) sum += v[i];
+            for (int i = 0; i < n * hw; i++) sum += v[i];
             double mu = sum / count;
             double sq = 0;
             for (int i = 0; i < n * hw; i++) {
@@ -686,10 +691,10 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     private static final ThreadLocal<double[][]> CHANNEL = ThreadLocal.withInitial(() -> new double[][]{new double[0], new double[0]});
     private static final ThreadLocal<float[]> CHANNEL_F = ThreadLocal.withInitial(() -> new float[0]);
 
-    /** A scratch array of exactly {@code len} doubles for this thread (contents undefined). */
+    /** A scratch array of at least {@code len} doubles for this thread (contents undefined; grow-only). */
     private static double[] channelScratch(int slot, int len) {
         double[][] t = CHANNEL.get();
-        if (t[slot].length != len) t[slot] = new double[len];
+        if (t[slot].length < len) t[slot] = new double[len];
         return t[slot];
     }
 
@@ -821,18 +826,19 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         double[] g = arr(gamma).castTo(DataType.DOUBLE).toDoubleVector();
         double[] dbeta = new double[c], dgamma = new double[c];
         INDArray dx = pooledArray(dt, x.shape());
-        double[] xv = channelScratch(0, n * hw), gv = channelScratch(1, n * hw);
+        int len = n * hw;
+        double[] xv = channelScratch(0, len), gv = channelScratch(1, len);
         for (int ch = 0; ch < c; ch++) {
             readChannel(x, ch, n, c, hw, xv);
             readChannel(gy, ch, n, c, hw, gv);
             double mu = mean[ch], is = invStd[ch], sb = 0, sg = 0;
-            for (int i = 0; i < xv.length; i++) {
+            for (int i = 0; i < len; i++) {
                 xv[i] = (xv[i] - mu) * is; // x̂
                 sb += gv[i];
                 sg += gv[i] * xv[i];
             }
             double k = g[ch] * is / m;
-            for (int i = 0; i < xv.length; i++) gv[i] = (gv[i] * m - sb - xv[i] * sg) * k;
+            for (int i = 0; i < len; i++) gv[i] = (gv[i] * m - sb - xv[i] * sg) * k;
             writeChannel(dx, ch, n, c, hw, gv);
             dbeta[ch] = sb;
             dgamma[ch] = sg;
@@ -1004,15 +1010,24 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
                     vb = v.data().asNioFloat();
             float oneMinusB1 = (float) (1 - beta1), b2 = (float) beta2, oneMinusB2 = (float) (1 - beta2);
             float sqrtBc2 = (float) Math.sqrt(bc2), epsF = (float) eps, stepSize = (float) (lr / bc1);
-            for (int i = 0, n = (int) p.length(); i < n; i++) {
-                float gi = gb.get(i), mi = mb.get(i);
+            int n = (int) p.length();
+            float[] pa = new float[n], ga = new float[n], ma = new float[n], va = new float[n];
+            pb.get(0, pa);
+            gb.get(0, ga);
+            mb.get(0, ma);
+            vb.get(0, va);
+            for (int i = 0; i < n; i++) {
+                float gi = ga[i], mi = ma[i];
                 mi = mi + (gi - mi) * oneMinusB1;
-                float vi = vb.get(i) * b2 + (gi * gi) * oneMinusB2;
+                float vi = va[i] * b2 + (gi * gi) * oneMinusB2;
                 float denom = (float) Math.sqrt(vi) / sqrtBc2 + epsF;
-                pb.put(i, pb.get(i) - (mi / denom) * stepSize);
-                mb.put(i, mi);
-                vb.put(i, vi);
+                pa[i] = pa[i] - (mi / denom) * stepSize;
+                ma[i] = mi;
+                va[i] = vi;
             }
+            pb.put(0, pa);
+            mb.put(0, ma);
+            vb.put(0, va);
             return;
         }
         adamStepOps(pt, gt, mt, vt, lr, beta1, beta2, eps, step);
