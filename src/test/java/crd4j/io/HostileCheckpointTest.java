@@ -15,6 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Regression tests for the hostile checkpoints of issue 13 (findings 1, 2 and 7): each is built here, opcode by
@@ -161,7 +162,10 @@ class HostileCheckpointTest {
         assertEquals(numel, ((crd4j.tensor.HostTensor) TorchCheckpoint.read(f, 160L << 20).get("w")).numel());
     }
 
-    /** Many tensors viewing one storage each get a copy: the copies count against the same heap bound. */
+    /**
+     * Many tensors viewing one storage: the first takes the storage's array as its own, every other one gets a copy,
+     * and the copies count against the same heap bound (4 MB storage + w0 free + 15 copies = 64 MB: w16 is refused).
+     */
     @Test
     void manyViewsOfOneStorageCountAgainstTheHeap() throws IOException {
         int numel = 1 << 20;
@@ -171,7 +175,24 @@ class HostileCheckpointTest {
                 Pickles.Entry.zeros("data/0", 4L * numel)));
         WeightsFormatException e = assertTimeoutPreemptively(QUICK,
                 () -> assertThrows(WeightsFormatException.class, () -> TorchCheckpoint.read(f, 64L << 20)));
-        IoPython.assertOneLineNaming(f, e, "key 'w15' needs 4.0 MB", "does not fit");
+        IoPython.assertOneLineNaming(f, e, "key 'w16' needs 4.0 MB", "does not fit");
+    }
+
+    /** Two tensors that view the same whole storage get arrays of their own: writing one leaves the other as read. */
+    @Test
+    void tensorsSharingAStorageDoNotShareAnArray() throws IOException {
+        int numel = 1000;
+        Pickles p = Pickles.proto2().op('}');
+        for (String k : new String[]{"a", "b"}) p.str(k).floatTensor("0", numel).op('s');
+        Path f = write("shared.pth", Pickles.zip(Pickles.Entry.stored("data.pkl", p.stop().bytes()),
+                Pickles.Entry.zeros("data/0", 4L * numel)));
+        var sd = TorchCheckpoint.read(f);
+        float[] a = ((crd4j.tensor.HostTensor) sd.get("a")).floats(), b = ((crd4j.tensor.HostTensor) sd.get("b")).floats();
+        assertEquals(numel, a.length);
+        assertEquals(numel, b.length);
+        assertTrue(a != b, "each tensor owns its array");
+        a[0] = 1f;
+        assertEquals(0f, b[0]);
     }
 
     /** A data.pkl larger than any state_dict's pickle is refused: by its declared size, and if that lies, once read. */
