@@ -4,9 +4,11 @@
 #   jre/           a jlinked Java 17 runtime (modules from jdeps over the app and the benchmarks, plus what JMH's
 #                  GC profiler needs)
 #   classes/       target/classes (incl. the committed kernel fatbins)
+#   test-classes/  target/test-classes: the backend parity suite, run there with JUnit's console launcher
 #   bench-classes/ the JMH benchmarks (benchmarks/target/classes, with JMH's generated benchmark list)
 #   lib/           picocli, jackson, slf4j, JCuda (jcuda, jcublas, jcudnn + linux-x86_64 natives; the jcuda natives
-#                  jar without the unused NVRTC and PTX-compiler libraries), JMH — no ND4J, JavaCPP or OpenBLAS
+#                  jar without the unused NVRTC and PTX-compiler libraries), JMH, JUnit's console launcher
+#                  (junit-platform-console-standalone, the version of the build's JUnit) — no ND4J, JavaCPP or OpenBLAS
 #   crd_reference.py, torch_gpu_bench.py
 # Usage: benchmarks/device/prepare.sh   (then a device call with carry ["benchmarks/device/carry"] runs run.sh)
 set -euo pipefail
@@ -18,10 +20,14 @@ mvn -B -q -DskipTests install
 (cd benchmarks && mvn -B -q package)
 
 cp -r target/classes "$C/classes"
+cp -r target/test-classes "$C/test-classes"
 cp -r benchmarks/target/classes "$C/bench-classes"
-keep='/(picocli|jackson-databind|jackson-core|jackson-annotations|jcuda|jcublas|jcudnn)-[^/]*\.jar$'
+keep='/(picocli|jackson-databind|jackson-core|jackson-annotations|jcuda|jcublas|jcudnn|slf4j-api|slf4j-simple)-[^/]*\.jar$'
 tr ':' '\n' < target/classpath.txt | grep -E "$keep" | while read -r j; do cp "$j" "$C/lib/"; done
 tr ':' '\n' < benchmarks/target/classpath.txt | grep -E '/(jmh-core|jopt-simple|commons-math3)-[^/]*\.jar$' | while read -r j; do cp "$j" "$C/lib/"; done
+# JUnit's console launcher, the platform version that goes with the build's JUnit Jupiter (5.x.y -> 1.x.y)
+jupiter="$(sed -n 's:.*<junit.version>\(.*\)</junit.version>.*:\1:p' pom.xml)"
+mvn -B -q dependency:copy -Dartifact="org.junit.platform:junit-platform-console-standalone:1.${jupiter#5.}" -DoutputDirectory="$C/lib"
 # crd4j uses the CUDA driver API and cuDNN/cuBLAS only: drop JCuda's NVRTC and nvPTXCompiler bindings (25 MB)
 zip -q -d "$C"/lib/jcuda-natives-*-linux-x86_64.jar 'lib/libJNvPTXCompiler*' 'lib/libJNvrtc*'
 if ls "$C"/lib/ | grep -qiE 'nd4j|javacpp|openblas'; then echo "prepare.sh: ND4J leaked into $C/lib" >&2; exit 1; fi

@@ -5,7 +5,7 @@ import crd4j.io.Npy;
 import crd4j.tensor.DType;
 import crd4j.tensor.HostTensor;
 import crd4j.testing.Parity;
-import crd4j.testing.PyReference;
+import crd4j.testing.ParityFixtures;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -27,7 +27,7 @@ class OpsParityTest {
 
     @BeforeAll
     static void generate() {
-        dir = PyReference.generate("ops", "ops").resolve("ops");
+        dir = ParityFixtures.ops();
     }
 
     HostTensor npy(String c, String name) throws IOException { return Npy.read(dir.resolve(c).resolve(name + ".npy")); }

@@ -8,7 +8,7 @@ import crd4j.nn.NnContext;
 import crd4j.tensor.DType;
 import crd4j.tensor.HostTensor;
 import crd4j.testing.Parity;
-import crd4j.testing.PyReference;
+import crd4j.testing.ParityFixtures;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -35,8 +35,7 @@ class NetworkParityTest {
     static final double SAME_MATHS = 1e-9;
 
     static Path reference(int batch) {
-        return PyReference.generate("network-tiny-b" + batch, "network", "--base", "4", "--size", "64",
-                "--batch", Integer.toString(batch), "--ref-dtype", "float64");
+        return ParityFixtures.networkTiny(batch);
     }
 
     static Map<String, HostTensor> crd4j(Path dir, DType dtype) throws IOException {

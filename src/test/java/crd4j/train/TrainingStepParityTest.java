@@ -17,7 +17,7 @@ import crd4j.nn.StateEntry;
 import crd4j.tensor.DType;
 import crd4j.tensor.HostTensor;
 import crd4j.testing.Parity;
-import crd4j.testing.PyReference;
+import crd4j.testing.ParityFixtures;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -190,8 +190,7 @@ class TrainingStepParityTest {
     }
 
     static Path exactReference(String s) {
-        return PyReference.generate("train-f64-" + s, "train-step", "--steps", "2", "--batch", "2", "--semantics", s,
-                "--dtype", "float64");
+        return ParityFixtures.trainStep(s, true);
     }
 
     /**
@@ -212,7 +211,7 @@ class TrainingStepParityTest {
     void float32TrainingIsAsCloseToExactAsPyTorchFloat32(FusionSemantics sem) throws Exception {
         String s = sem.name().toLowerCase(java.util.Locale.ROOT);
         Path exact = exactReference(s);
-        Path torch32 = PyReference.generate("train-f32-" + s, "train-step", "--steps", "2", "--batch", "2", "--semantics", s);
+        Path torch32 = ParityFixtures.trainStep(s, false);
         Run run = train(torch32, DType.FLOAT32, sem);
         String tag = "train f32 " + s;
         double[] mine = losses(run), ex = referenceLosses(exact), t32 = referenceLosses(torch32);
