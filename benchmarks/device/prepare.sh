@@ -47,10 +47,10 @@ jlink --add-modules "$mods" --strip-debug --no-header-files --no-man-pages --com
 strip --strip-unneeded "$C"/jre/lib/server/libjvm.so 2>/dev/null || true
 # smoke tests of the carried runtime here (no GPU): GpuSelfTest starts, JMH lists the GPU benchmarks. (The `crd`
 # CLI itself needs java.desktop: picocli reflects over DetectCommand's AWT-typed methods; run.sh does not use it.)
-probe="$("$C/jre/bin/java" -cp "$C/classes:$C/lib/*" crd4j.backend.cuda.GpuSelfTest /nonexistent /dev/null kernels 2>&1 || true)"
-echo "$probe" | grep -qE '^GpuSelfTest: --device cuda: (no CUDA driver|no CUDA device)|^# cuda' \
-  || { echo "prepare.sh: GpuSelfTest in the carried JRE did not reach the CUDA driver probe: $probe" >&2; exit 1; }
-echo "GpuSelfTest here: $probe"
+probe="$("$C/jre/bin/java" -cp "$C/classes:$C/lib/*" crd4j.backend.Backends cuda 2>&1 || true)"
+echo "$probe" | grep -qE '^--device cuda: (no CUDA driver|no CUDA device)|^# cuda' \
+  || { echo "prepare.sh: the CUDA probe (crd4j.backend.Backends) in the carried JRE did not reach the driver: $probe" >&2; exit 1; }
+echo "CUDA probe here: $probe"
 jmh="$("$C/jre/bin/java" -cp "$C/bench-classes:$C/classes:$C/lib/*" org.openjdk.jmh.Main -l 2>&1 || true)"
 echo "$jmh" | grep -q GpuDetectorBenchmark || { echo "prepare.sh: JMH does not list the GPU benchmarks: $jmh" >&2; exit 1; }
 

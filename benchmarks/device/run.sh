@@ -90,8 +90,8 @@ export NVIDIA_TF32_OVERRIDE=0     # no TF32 anywhere unless a benchmark asks (--
 JAVA="$C/jre/bin/java"
 CP="$C/classes:$C/lib/*"
 { command -v nvidia-smi >/dev/null && timeout 20 nvidia-smi; echo; "$JAVA" -version 2>&1; echo "python3=$PY"; echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; } > "$OUT/gpu.txt" 2>&1
-# the backend's one-line description, or the one line saying what is missing
-probe="$(timeout "$T" "$JAVA" -Xmx1g -cp "$CP" crd4j.backend.cuda.GpuSelfTest /nonexistent /dev/null kernels 2>&1)"
+# the backend's one-line description, or the one line saying what is missing (the entry point embedding code uses)
+probe="$(timeout "$T" "$JAVA" -Xmx1g -cp "$CP" crd4j.backend.Backends cuda 2>&1)"
 echo "$probe" >> "$OUT/gpu.txt"
 first="$(echo "$probe" | head -1)"
 echo "backend: $first"

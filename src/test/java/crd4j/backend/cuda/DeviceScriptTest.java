@@ -27,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code run.log} in {@code OUT} (the log is written as the script runs), and the elapsed time.
  *
  * <p>The stand-in carry: this JDK behind a {@code jre/bin/java} wrapper that arrives without its exec bit (the
- * script must chmod it), {@code target/classes}, the JCuda jars of the build, and empty jars for JUnit's console
+ * script must chmod it), {@code target/classes}, the JCuda, Jackson, picocli and SLF4J jars of the build (what prepare.sh carries), and empty jars for JUnit's console
  * launcher and JMH (the script stops before using them). "No cuDNN" needs a driver that works: a stand-in
  * {@code libcuda.so.1} compiled from src/test/c/libcuda_stub.c (skipped, saying why, without a C compiler).
  */
@@ -89,7 +89,7 @@ class DeviceScriptTest {
         Path lib = Files.createDirectories(c.resolve("lib"));
         for (String j : classpath) {
             String name = Path.of(j).getFileName().toString();
-            if (name.matches("(jcuda|jcublas|jcudnn|jackson-.*|picocli)-.*\\.jar")) Files.copy(Path.of(j), lib.resolve(name));
+            if (name.matches("(jcuda|jcublas|jcudnn|jackson-.*|picocli|slf4j-api|slf4j-simple)-.*\\.jar")) Files.copy(Path.of(j), lib.resolve(name));
         }
         emptyJar(lib.resolve("junit-platform-console-standalone-0.jar"));
         emptyJar(lib.resolve("jmh-core-0.jar"));
@@ -142,13 +142,13 @@ class DeviceScriptTest {
     void withADriverButNoCudnnItStopsNamingCudnn(@TempDir Path tmp) throws Exception {
         Path c = fakeCarry(tmp);
         Run r = run(c, tmp.resolve("out"), Map.of("LD_LIBRARY_PATH", stubDriver(tmp).toString()));
-        assertStopped(r, "its first line is not a CUDA description: GpuSelfTest: --device cuda: cuDNN 9 not loadable (libcudnn.so.9");
+        assertStopped(r, "its first line is not a CUDA description: --device cuda: cuDNN 9 not loadable (libcudnn.so.9");
     }
 
     @Test
     void withADriverButNoDeviceItStopsNamingTheDevice(@TempDir Path tmp) throws Exception {
         Path c = fakeCarry(tmp);
         Run r = run(c, tmp.resolve("out"), Map.of("LD_LIBRARY_PATH", stubDriver(tmp, "-DSTUB_NO_DEVICE").toString()));
-        assertStopped(r, "its first line is not a CUDA description: GpuSelfTest: --device cuda: no CUDA device (cuInit: CUDA_ERROR_NO_DEVICE)");
+        assertStopped(r, "its first line is not a CUDA description: --device cuda: no CUDA device (cuInit: CUDA_ERROR_NO_DEVICE)");
     }
 }
