@@ -42,15 +42,26 @@ done | tr ',' '\n' | grep . | sort -u | paste -sd,)"
 if [ "${INCLUDE_DESKTOP:-0}" != 1 ]; then
   mods="$(echo "$mods" | tr ',' '\n' | grep -vxE 'java\.desktop|java\.sql' | paste -sd,)"
 fi
-mods="$(echo "$mods,java.management,jdk.management,jdk.unsupported,jdk.zipfs" | tr ',' '\n' | sort -u | paste -sd,)"
+mods="$(echo "$mods,java.management,jdk.management,jdk.unsupported,jdk.zipfs,java.xml" | tr ',' '\n' | sort -u | paste -sd,)"
 jlink --add-modules "$mods" --strip-debug --no-header-files --no-man-pages --compress=2 --output "$C/jre"
 strip --strip-unneeded "$C"/jre/lib/server/libjvm.so 2>/dev/null || true
-# smoke tests of the carried runtime here (no GPU): GpuSelfTest starts, JMH lists the GPU benchmarks. (The `crd`
+# smoke tests of the carried runtime here (no GPU): the CUDA probe reaches the driver, the parity suite loads, JMH
+# lists the GPU benchmarks. (The `crd`
 # CLI itself needs java.desktop: picocli reflects over DetectCommand's AWT-typed methods; run.sh does not use it.)
 probe="$("$C/jre/bin/java" -cp "$C/classes:$C/lib/*" crd4j.backend.Backends cuda 2>&1 || true)"
 echo "$probe" | grep -qE '^--device cuda: (no CUDA driver|no CUDA device)|^# cuda' \
   || { echo "prepare.sh: the CUDA probe (crd4j.backend.Backends) in the carried JRE did not reach the driver: $probe" >&2; exit 1; }
 echo "CUDA probe here: $probe"
+smoke="$(mktemp -d)"
+# the parity suite in the carried JRE with JUnit's console launcher: its classes load without ND4J; here every case
+# skips (no ND4J in the carry, no GPU), none may fail
+suite="$("$C/jre/bin/java" -Xmx2g -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$(ls "$C"/lib/junit-platform-console-standalone-*.jar):$C/test-classes:$C/classes:$C/lib/*" \
+  org.junit.platform.console.ConsoleLauncher execute --disable-banner --disable-ansi-colors --details=summary --reports-dir "$smoke" \
+  --select-class crd4j.backend.OpsParityTest 2>&1 || true)"
+echo "$suite" | grep -qE '\[ +0 tests failed' && echo "$suite" | grep -qE '\[ +[1-9][0-9]* tests found' \
+  || { echo "prepare.sh: the parity suite does not run in the carried JRE: $suite" >&2; exit 1; }
+rm -rf "$smoke"
+echo "parity suite in the carried JRE here: $(echo "$suite" | grep -E 'tests (found|aborted|failed)' | tr -s ' []' ' ' | paste -sd,)"
 jmh="$("$C/jre/bin/java" -cp "$C/bench-classes:$C/classes:$C/lib/*" org.openjdk.jmh.Main -l 2>&1 || true)"
 echo "$jmh" | grep -q GpuDetectorBenchmark || { echo "prepare.sh: JMH does not list the GPU benchmarks: $jmh" >&2; exit 1; }
 

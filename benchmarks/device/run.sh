@@ -134,7 +134,7 @@ if [[ $PHASES == *parity* ]]; then
   tail -3 "$OUT/fixtures.log"
   if budget "parity suite (OpsParityTest, NetworkParityTest, TrainingStepParityTest, on every backend that opens)" 150 90; then
     timeout "$T" "$JAVA" -Xmx16g -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$JUNIT:$TCP" \
-      org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=tree --details-theme=ascii \
+      org.junit.platform.console.ConsoleLauncher execute --disable-banner --disable-ansi-colors --details=tree --details-theme=ascii \
       --reports-dir "$OUT/junit" --include-classname '.*' \
       --select-class crd4j.backend.OpsParityTest --select-class crd4j.model.NetworkParityTest \
       --select-class crd4j.train.TrainingStepParityTest 2>&1 | tee "$OUT/junit.log"
