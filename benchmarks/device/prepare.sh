@@ -68,7 +68,7 @@ echo "$jmh" | grep -q GpuDetectorBenchmark || { echo "prepare.sh: JMH does not l
 total=$(du -sb "$C" | cut -f1)
 tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
 echo "modules: $mods"
-du -sh "$C/jre" "$C/classes" "$C/bench-classes" "$C/lib"
+du -sh "$C/jre" "$C/classes" "$C/test-classes" "$C/bench-classes" "$C/lib"
 printf 'carry: %.1f MiB; tracked working tree: %.1f MiB; together %.1f MiB of the 64 MiB a device call may send\n' \
   "$(echo "$total/1048576" | bc -l)" "$(echo "$tree/1048576" | bc -l)" "$(echo "($total+$tree)/1048576" | bc -l)"
 [ $((total + tree)) -lt $((64 * 1024 * 1024)) ] || { echo "prepare.sh: over 64 MiB" >&2; exit 1; }

@@ -109,7 +109,8 @@ public final class Backends {
 
     /** Why {@code device} cannot be opened here, or null when it can (opens and closes it). */
     public static String unavailableReason(String device) {
-        try (Backend be = open(device)) {
+        try {
+            open(device).close();
             return null;
         } catch (DeviceUnavailableException e) {
             return e.getMessage().replaceFirst("^--device [a-z]+: ", "");
