@@ -1,29 +1,73 @@
 #!/usr/bin/env bash
-# The GPU checks and benchmarks of issue 4 in ONE device call (≤ 10 min). Needs benchmarks/device/carry from
-# prepare.sh (run on the development machine) and, on the GPU machine, python3 with PyTorch, NumPy, SciPy and
-# NVIDIA's cuDNN wheel (the 'cuda' image has them). Writes ≤ 8 files to $OUT:
-#   gpu.txt        nvidia-smi, the JRE, LD_LIBRARY_PATH, the backend's one-line description + the kernel checks
-#   selftest.tsv   every parity check (PASS/FAIL, error, tolerance); selftest.log its output
-#   jmh-gpu.json   JMH: Detector p50/p99 (paper, batch 1, -prof gc), fused vs unfused cosine loss, Gaussian GPU vs
-#                  CPU, training iterations/s (paper, batch 16)
-#   torch.json     PyTorch eager on the same GPU, same architecture (torch_gpu_bench.py)
-#   summary.md     the figures side by side as ratios; run.log everything printed
+# The GPU checks and benchmarks in ONE device call, within 8 minutes. Needs benchmarks/device/carry from
+# prepare.sh (built on the development machine right before the call) and, on the GPU machine, python3 with
+# PyTorch, NumPy and NVIDIA's cuDNN 9 wheel (the 'cuda' image has them).
 # Device call:  command "bash benchmarks/device/run.sh", carry ["benchmarks/device/carry"], timeout_s 600.
-# PHASES (default "parity,bench") and PAPER_PARITY=0 (skip the 1.5 GB paper fixture) shorten it.
+#
+# Order (each phase prints its time budget; every log is streamed into $OUT as it is written, so a run killed by the
+# device call's timeout still returns everything that finished):
+#   1. checks (seconds): the carry is complete, the JRE's binaries are executable, and the CUDA backend's one-line
+#      description is the first line the probe prints; otherwise it stops at once, saying why (STOPPED.txt, exit 3)
+#   2. in the background, on the CPU: the PyTorch fixtures of the parity suite (and the paper network's)
+#   3. JMH GpuDetectorBenchmark alone (the Detector's p50/p99 at batch 1, paper preset, -prof gc): the number the
+#      whole run is for comes first, in its own JMH call
+#   4. the parity suite with JUnit's console launcher (the same test classes as `mvn test`, every backend that
+#      opens; the CPU cases skip there: ND4J is not carried), then GpuSelfTest's GPU-only checks
+#   5. the other JMH benchmarks with -foe false (one failing benchmark does not stop the rest)
+#   6. PyTorch eager on the same GPU (torch_gpu_bench.py), 7. summary.md
+# Files in $OUT: run.log (everything), gpu.txt, jmh-detector.json, junit/ (XML reports) + junit.log, selftest.tsv +
+# selftest.log, jmh-gpu.json, torch.json, summary.md, fixtures.log; STOPPED.txt when a check stopped the run.
+# Environment: PHASES (default "parity,bench"), PAPER_PARITY=0 (skip the 1.5 GB paper fixture), CARRY (default
+# benchmarks/device/carry), BUDGET_S (default 480: the whole run), OUT (default ./device-out).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 START=$(date +%s)
-C=benchmarks/device/carry
+BUDGET="${BUDGET_S:-480}"
+C="${CARRY:-benchmarks/device/carry}"
 OUT="${OUT:-$PWD/device-out}"
 mkdir -p "$OUT"
-exec > >(tee "$OUT/run.log") 2>&1
+# tee appends line by line: nothing is held back, a timeout keeps what was printed
+exec > >(tee -a "$OUT/run.log") 2>&1
 PHASES="${PHASES:-parity,bench}"
-left() { echo $((570 - ($(date +%s) - START))); }
-phase() { echo; echo "=== $1 (t=$(( $(date +%s) - START ))s, $(left)s left)"; }
+elapsed() { echo $(( $(date +%s) - START )); }
+left() { echo $(( BUDGET - $(elapsed) )); }
+# budget NAME SECONDS: prints the phase line and sets T to min(SECONDS, time left - RESERVE) (RESERVE: what the
+# phases after this one need at least; default 10 s for the summary)
+budget() {
+  local name="$1" want="$2" reserve="${3:-10}" l
+  l=$(( $(left) - reserve ))
+  T=$(( want < l ? want : l ))
+  echo
+  echo "=== $name: budget ${T}s (planned ${want}s; t=$(elapsed)s of ${BUDGET}s, $(left)s left)"
+  [ "$T" -gt 5 ]
+}
+stop() {
+  echo "run.sh: STOPPED after $(elapsed)s: $*"
+  echo "$*" > "$OUT/STOPPED.txt"
+  exit 3
+}
 
-# cuDNN 9, cuBLAS and the CUDA runtime as PyTorch's wheels bundle them (JCuda loads libcudnn.so.9 and, if present,
-# libcublas.so.12; CUDA-13 wheels carry libcublas.so.13 only, so crd4j then uses its cuDNN path for GEMMs).
-NVLIBS="$(python3 - <<'PY'
+echo "run.sh: ${BUDGET}s in all; planned per phase (each capped by the time left): checks ~5 (limit 60), fixtures in the"
+echo "  background ≤200, Detector JMH 90, parity suite 150, GPU-only checks 90, paper parity 60, other JMH 100, PyTorch 60, summary ≤20"
+
+# ---- 1. checks: seconds, before any minute is spent ------------------------------------------------------------
+budget "checks (carry, JRE, CUDA backend)" 60 0
+for f in "$C/jre/bin/java" "$C/classes/crd4j/backend/Backend.class" "$C/classes/crd4j/cuda/MANIFEST" "$C/test-classes" "$C/bench-classes"; do
+  [ -e "$f" ] || stop "carry incomplete: $f is missing (run benchmarks/device/prepare.sh in this checkout, then call run with carry [\"benchmarks/device/carry\"])"
+done
+for j in jcuda jcudnn junit-platform-console-standalone jmh-core; do
+  ls "$C"/lib/$j-*.jar >/dev/null 2>&1 || stop "carry incomplete: no $j jar in $C/lib (rerun benchmarks/device/prepare.sh)"
+done
+# a carry may arrive without exec bits
+chmod +x "$C"/jre/bin/* "$C"/jre/lib/jspawnhelper 2>/dev/null
+[ -x "$C/jre/bin/java" ] || stop "$C/jre/bin/java is not executable and chmod failed"
+
+# NVIDIA's libraries as PyTorch's wheels bundle them: cuDNN 9 (libcudnn.so.9) and, on CUDA 12 images,
+# libcublas.so.12 (JCublas 12.6 needs it; without it crd4j uses its cuDNN path for GEMM-shaped ops).
+PY="$(command -v python3 || true)"
+NVLIBS=""
+if [ -n "$PY" ]; then
+  NVLIBS="$(timeout 30 "$PY" - <<'PY' 2>/dev/null
 import os
 dirs = []
 try:
@@ -42,71 +86,103 @@ except Exception:
 print(":".join(dirs))
 PY
 )"
+fi
 export LD_LIBRARY_PATH="${NVLIBS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export NVIDIA_TF32_OVERRIDE=0     # belt and braces: no TF32 anywhere unless a benchmark asks (--tf32 sets maths modes)
+export NVIDIA_TF32_OVERRIDE=0     # no TF32 anywhere unless a benchmark asks (--tf32 sets maths modes)
+[ -n "$PY" ] && export CRD4J_PYTHON="$PY"   # the parity tests' PyTorch is the python3 on PATH here
 JAVA="$C/jre/bin/java"
 CP="$C/classes:$C/lib/*"
-FIX=/tmp/crd4j-fixtures
+{ command -v nvidia-smi >/dev/null && timeout 20 nvidia-smi; echo; "$JAVA" -version 2>&1; echo "python3=$PY"; echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; } > "$OUT/gpu.txt" 2>&1
+# the backend's one-line description, or the one line saying what is missing (the entry point embedding code uses)
+probe="$(timeout "$T" "$JAVA" -Xmx1g -cp "$CP" crd4j.backend.Backends cuda 2>&1)"
+echo "$probe" >> "$OUT/gpu.txt"
+first="$(echo "$probe" | head -1)"
+echo "backend: $first"
+[[ "$first" == "# cuda ("* ]] || stop "the CUDA backend did not start; its first line is not a CUDA description: $first"
+echo "$probe" | tail -n +2
 
-phase "environment"
-{ nvidia-smi; echo; "$JAVA" -version 2>&1; echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; } > "$OUT/gpu.txt" 2>&1
-# the backend's one-line description (or the one-line reason it cannot start), via GpuSelfTest's first line
-timeout 120 "$JAVA" -Xmx4g -cp "$CP" crd4j.backend.cuda.GpuSelfTest /nonexistent /dev/null kernels 2>&1 | tee -a "$OUT/gpu.txt"
-
+# ---- 2. fixtures in the background (CPU PyTorch; the JMH phase below uses the GPU meanwhile) --------------------
+FIX_PID=""; PAPER_PID=""; FIX=/tmp/crd4j-fixtures
+TCP="$C/test-classes:$C/classes:$C/lib/*"
+JUNIT="$(ls "$C"/lib/junit-platform-console-standalone-*.jar | head -1)"
 if [[ $PHASES == *parity* ]]; then
-  phase "PyTorch fixtures (ops, tiny network, float64 training step)"
-  mkdir -p $FIX
-  R="python3 $C/crd_reference.py"
-  timeout 150 $R ops --out $FIX > $FIX/ops.log 2>&1 || echo "ops fixtures failed: $(tail -3 $FIX/ops.log)"
-  timeout 150 $R network --base 4 --size 64 --batch 1 --ref-dtype float64 --out $FIX/network-tiny > $FIX/net.log 2>&1 || echo "network fixtures failed: $(tail -3 $FIX/net.log)"
-  timeout 150 $R train-step --steps 2 --dtype float64 --out $FIX/train-f64 > $FIX/train.log 2>&1 || echo "train-step fixtures failed: $(tail -3 $FIX/train.log)"
+  budget "PyTorch fixtures of the parity suite (background, 8 CPU threads)" 200 60
+  mkdir -p "$FIX"
+  ( export OMP_NUM_THREADS=8; timeout "$T" "$JAVA" -Xmx1g -cp "$JUNIT:$TCP" crd4j.testing.ParityFixtures ) > "$OUT/fixtures.log" 2>&1 &
+  FIX_PID=$!
   if [ "${PAPER_PARITY:-1}" = 1 ]; then
-    (timeout 240 $R network --base 64 --size 256 --batch 1 --ref-dtype float64 --out $FIX/network-paper-tmp > $FIX/paper.log 2>&1 \
-      && mv $FIX/network-paper-tmp $FIX/network-paper) &
+    ( export OMP_NUM_THREADS=4; timeout 240 "$PY" "$C/crd_reference.py" network --base 64 --size 256 --batch 1 --ref-dtype float64 \
+        --out $FIX/network-paper-tmp > $FIX/paper.log 2>&1 && mv $FIX/network-paper-tmp $FIX/network-paper ) &
     PAPER_PID=$!
-  fi
-  phase "GpuSelfTest"
-  timeout 200 "$JAVA" -Xmx16g -cp "$CP" crd4j.backend.cuda.GpuSelfTest $FIX "$OUT/selftest.tsv" \
-      ops,consistency,kernels,network-tiny,train-f64,detector 2>&1 | tee "$OUT/selftest.log"
-  if [ "${PAPER_PARITY:-1}" = 1 ]; then
-    phase "paper fixture (waiting) and paper parity"
-    wait $PAPER_PID || echo "paper fixture failed: $(tail -3 $FIX/paper.log)"
-    if [ -d $FIX/network-paper ] && [ "$(left)" -gt 300 ]; then
-      timeout 150 "$JAVA" -Xmx24g -cp "$CP" crd4j.backend.cuda.GpuSelfTest $FIX "$OUT/selftest-paper.tsv" network-paper 2>&1 | tee -a "$OUT/selftest.log"
-      cat "$OUT/selftest-paper.tsv" >> "$OUT/selftest.tsv" 2>/dev/null; rm -f "$OUT/selftest-paper.tsv"
-    else
-      echo "paper parity skipped (fixture missing or too little time left)"
-    fi
   fi
 fi
 
+JMHCP="$C/bench-classes:$CP"
+jmh_filter() { grep --line-buffered -vE '^# (Warmup|Measurement|Timeout|Threads|VM |JMH|Blackhole)'; }
+
+# ---- 3. the Detector's latency, first and alone ------------------------------------------------------------------
 if [[ $PHASES == *bench* ]]; then
-  phase "JMH GPU benchmarks"
-  JMH=(-f 1 -foe true -rf json -rff "$OUT/jmh-gpu.json" -jvmArgs "-Xmx16g")
-  t=$(( $(left) - 110 )); [ $t -gt 240 ] && t=240
-  timeout $t "$JAVA" -cp "$C/bench-classes:$CP" org.openjdk.jmh.Main \
-    'GpuDetectorBenchmark|GpuKernelBenchmark|GpuTrainingBenchmark' \
-    -wi 2 -w 4s -i 3 -r 5s -prof gc "${JMH[@]}" 2>&1 | grep -vE '^# (Warmup|Measurement|Timeout|Threads|VM |JMH|Blackhole)' | tail -80
-  phase "PyTorch on the same GPU"
-  t=$(( $(left) - 15 )); [ $t -gt 150 ] && t=150
-  timeout $t python3 $C/torch_gpu_bench.py --ref-dir $C --runs 100 --warmup 10 --train-iters 5 --out "$OUT/torch.json" | tail -30
-  phase "summary"
-  python3 - "$OUT" <<'PY'
+  if budget "JMH GpuDetectorBenchmark (paper, batch 1, p50/p99, -prof gc)" 90 60; then
+    timeout "$T" "$JAVA" -cp "$JMHCP" org.openjdk.jmh.Main 'GpuDetectorBenchmark' -f 1 -wi 2 -w 4s -i 3 -r 5s -prof gc \
+      -rf json -rff "$OUT/jmh-detector.json" -jvmArgs "-Xmx16g" 2>&1 | jmh_filter
+  fi
+fi
+
+# ---- 4. the parity suite (JUnit console launcher) and the GPU-only self-test -------------------------------------
+if [[ $PHASES == *parity* ]]; then
+  if budget "waiting for the fixtures" 120 120; then
+    timeout "$T" bash -c "while kill -0 $FIX_PID 2>/dev/null; do sleep 1; done"
+  fi
+  kill "$FIX_PID" 2>/dev/null
+  tail -3 "$OUT/fixtures.log"
+  if budget "parity suite (OpsParityTest, NetworkParityTest, TrainingStepParityTest, on every backend that opens)" 150 90; then
+    timeout "$T" "$JAVA" -Xmx16g -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$JUNIT:$TCP" \
+      org.junit.platform.console.ConsoleLauncher execute --disable-banner --disable-ansi-colors --details=tree --details-theme=ascii \
+      --reports-dir "$OUT/junit" --include-classname '.*' \
+      --select-class crd4j.backend.OpsParityTest --select-class crd4j.model.NetworkParityTest \
+      --select-class crd4j.train.TrainingStepParityTest 2>&1 | tee "$OUT/junit.log"
+  fi
+  if budget "GpuSelfTest: GPU-only checks (f32 vs f64 on the device, fused kernels, Detector graph replay)" 90 60; then
+    timeout "$T" "$JAVA" -Xmx16g -cp "$CP" crd4j.backend.cuda.GpuSelfTest $FIX "$OUT/selftest.tsv" \
+        consistency,kernels,detector 2>&1 | tee "$OUT/selftest.log"
+  fi
+  if [ -n "$PAPER_PID" ]; then
+    if [ -d $FIX/network-paper ] && budget "paper network parity (GpuSelfTest network-paper)" 60 50; then
+      timeout "$T" "$JAVA" -Xmx24g -cp "$CP" crd4j.backend.cuda.GpuSelfTest $FIX "$OUT/selftest-paper.tsv" network-paper 2>&1 | tee -a "$OUT/selftest.log"
+    else
+      echo "paper parity skipped: fixture not ready ($(tail -1 $FIX/paper.log 2>/dev/null)) or too little time left"
+    fi
+    kill "$PAPER_PID" 2>/dev/null
+  fi
+fi
+
+# ---- 5.-7. the other benchmarks, PyTorch, summary ----------------------------------------------------------------
+if [[ $PHASES == *bench* ]]; then
+  if budget "JMH GpuKernelBenchmark + GpuTrainingBenchmark (-foe false)" 100 40; then
+    timeout "$T" "$JAVA" -cp "$JMHCP" org.openjdk.jmh.Main 'GpuKernelBenchmark|GpuTrainingBenchmark' -f 1 -foe false \
+      -wi 2 -w 3s -i 3 -r 4s -prof gc -rf json -rff "$OUT/jmh-gpu.json" -jvmArgs "-Xmx16g" 2>&1 | jmh_filter
+  fi
+  if budget "PyTorch eager on the same GPU" 60 20; then
+    timeout "$T" "$PY" $C/torch_gpu_bench.py --ref-dir $C --runs 100 --warmup 10 --train-iters 5 --out "$OUT/torch.json"
+  fi
+  echo; echo "=== summary (t=$(elapsed)s)"
+  timeout 20 "$PY" - "$OUT" <<'PY'
 import json, os, sys
 out = sys.argv[1]
 lines = ["# crd4j GPU run", ""]
 def load(n):
     try:
         return json.load(open(os.path.join(out, n)))
-    except Exception as e:
+    except Exception:
         return None
-jmh, torch = load("jmh-gpu.json"), load("torch.json")
+jmh = (load("jmh-detector.json") or []) + (load("jmh-gpu.json") or [])
+torch = load("torch.json")
 try:
-    lines.append("GPU: " + open(os.path.join(out, "gpu.txt")).read().split("\n")[8].strip())
+    lines.append("backend: " + [l for l in open(os.path.join(out, "gpu.txt")) if l.startswith("# cuda")][0].strip("# \n"))
 except Exception:
     pass
 res = {}
-for b in jmh or []:
+for b in jmh:
     name = b["benchmark"].split(".")[-2] + "." + b["benchmark"].split(".")[-1]
     pm = b["primaryMetric"]
     res[name] = pm
@@ -128,6 +204,7 @@ open(os.path.join(out, "summary.md"), "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
 fi
-phase "done"
-grep -E "passed, .* failed" "$OUT/selftest.log" 2>/dev/null
+echo; echo "=== done (t=$(elapsed)s of ${BUDGET}s)"
+grep -hE "tests (successful|failed|aborted)" "$OUT/junit.log" 2>/dev/null
+grep -hE "passed, .* failed" "$OUT/selftest.log" 2>/dev/null
 ls -la "$OUT"

@@ -4,6 +4,8 @@
 // tensor's dtype, and every operation is rounded in the tensor's dtype in the order written (no FMA contraction),
 // which is what the CPU reference does elementwise.
 
+#include "crd4j_kernels.h"
+
 template <typename T> __device__ __forceinline__ T add_(T a, T b);
 template <typename T> __device__ __forceinline__ T sub_(T a, T b);
 template <typename T> __device__ __forceinline__ T mul_(T a, T b);

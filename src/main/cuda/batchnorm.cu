@@ -9,7 +9,7 @@
 // thread-strided float64 sums, a fixed binary tree in the block, partial[c][b]; a one-thread-per-channel kernel then
 // adds partial[c][0..P−1] in order. Deterministic for a given P; the host chooses P from count alone.
 
-#define THREADS 256
+#include "crd4j_kernels.h"
 
 __device__ __forceinline__ double tree(double* sh, double v) {
     sh[threadIdx.x] = v;

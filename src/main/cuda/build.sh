@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Compiles each src/main/cuda/<op>.cu into src/main/resources/crd4j/cuda/<op>.fatbin (committed) and records the
-# SHA-256 of the source and of the binary in src/main/resources/crd4j/cuda/MANIFEST. Run by Maven
+# SHA-256 of the source and of the binary in src/main/resources/crd4j/cuda/MANIFEST. The source hash covers the .cu
+# followed by every local header it includes (#include "x.h", in order; e.g. crd4j_kernels.h, the shared block
+# size), so a header change rebuilds the kernels that use it (KernelManifest.sourceSha256 computes the same). Run by Maven
 # (exec-maven-plugin, generate-resources) on every build: a kernel is recompiled only when its source hash differs
 # from the manifest, so builds without nvcc (CI, most machines) use the committed binaries unchanged, and
 # KernelBuildCheckTest fails if a .cu changed without its binary. `build.sh --force` recompiles everything.
@@ -21,13 +23,21 @@ force=0; [ "${1:-}" = "--force" ] && force=1
 # the print-only mode is what KernelBuildCheckTest uses to recompile into a temporary folder
 if [ "${1:-}" = "--flags" ]; then echo "${FLAGS[@]}"; exit 0; fi
 
+# sha256 of the .cu and, in order, the local headers it includes (one level: the headers include nothing local)
+source_hash() {
+  local cu="$1" dir headers
+  dir="$(dirname "$cu")"
+  headers="$(grep -oE '^[[:space:]]*#include[[:space:]]+"[^"]+"' "$cu" | sed -E 's/.*"([^"]+)"/\1/')"
+  (cd "$dir" && cat "$(basename "$cu")" $headers) | sha256sum | cut -d' ' -f1
+}
+
 mkdir -p "$out"
 touch "$manifest"
 nvcc_bin="$(command -v nvcc || true)"
 stale=()
 for cu in "$here"/*.cu; do
   name="$(basename "$cu" .cu)"
-  sha="$(sha256sum "$cu" | cut -d' ' -f1)"
+  sha="$(source_hash "$cu")"
   if [ $force = 0 ] && grep -q "^$name.cu $sha " "$manifest" && [ -f "$out/$name.fatbin" ]; then continue; fi
   stale+=("$name")
 done
@@ -42,7 +52,7 @@ for name in "${stale[@]}"; do
   # compiled from inside src/main/cuda with a relative name: the binary then does not depend on the checkout path
   (cd "$here" && "$nvcc_bin" "${FLAGS[@]}" -o "$out/$name.fatbin.tmp" "$name.cu")
   mv "$out/$name.fatbin.tmp" "$out/$name.fatbin"
-  sha="$(sha256sum "$here/$name.cu" | cut -d' ' -f1)"
+  sha="$(source_hash "$here/$name.cu")"
   bin="$(sha256sum "$out/$name.fatbin" | cut -d' ' -f1)"
   { grep -v "^$name.cu " "$manifest" || true; echo "$name.cu $sha $name.fatbin $bin nvcc-$version"; } | sort > "$manifest.tmp"
   mv "$manifest.tmp" "$manifest"

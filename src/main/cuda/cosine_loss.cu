@@ -13,7 +13,7 @@
 // All arithmetic is float64; the gradient is rounded to the tensor's dtype once.
 
 #define EPS 1e-8
-#define THREADS 256
+#include "crd4j_kernels.h"
 
 __device__ __forceinline__ void block_sum3(double* sh, double a, double b, double c, double* out) {
     int t = threadIdx.x;

@@ -11,6 +11,8 @@
 //   (levels are launched in order 64², 32², 16², as §8.1 requires).
 // normalise_accumulate: one branch's (M_b − μ_b)/σ_b into its own plane and into the fused sum (any number of branches).
 
+#include "crd4j_kernels.h"
+
 #define EPS 1e-8
 
 template <typename T>

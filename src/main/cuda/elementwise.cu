@@ -3,7 +3,7 @@
 // and sum rounded on its own: build.sh compiles every kernel with -fmad=false, so nvcc never contracts a·b + c into
 // one FMA (the CPU reference does not either).
 
-#define THREADS 256
+#include "crd4j_kernels.h"
 
 #define GRID_LOOP(i, n) for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
                              i += (long long) gridDim.x * blockDim.x)

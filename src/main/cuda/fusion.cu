@@ -7,7 +7,7 @@
 //   (dL/dw0 = ω0ω1(<gy,r> − <gy,q>) = −dL/dw1), reduced in a fixed order: thread-strided sums, a binary tree in the
 //   block, then the host (or reduce_partials in elementwise.cu) adds the blocks in index order.
 
-#define THREADS 256
+#include "crd4j_kernels.h"
 
 template <typename T>
 __device__ void forward(const T* r, const T* q, long long n, T w0, T w1, T* out) {

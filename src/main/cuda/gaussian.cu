@@ -5,6 +5,8 @@
 // in that order with explicitly rounded operations (no FMA contraction), the CPU implementation's bits.
 // The weights (2r+1 doubles, σ=4, truncate 4 → r=16, 33 taps) come from the host (GaussianFilter.kernel).
 
+#include "crd4j_kernels.h"
+
 __device__ __forceinline__ int reflect_index(int i, int n) {
     int period = 2 * n;
     int m = i % period;

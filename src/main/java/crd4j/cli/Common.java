@@ -1,7 +1,7 @@
 package crd4j.cli;
 
 import crd4j.backend.Backend;
-import crd4j.backend.DeviceUnavailableException;
+import crd4j.backend.Backends;
 import picocli.CommandLine.Option;
 
 /** Options shared by every subcommand. */
@@ -31,32 +31,14 @@ final class Common {
     }
 
     /**
-     * The compute backend. Both backends are loaded by name, so that the CUDA path runs with ND4J absent from the
-     * class path and the CPU path with JCuda absent. {@code auto} says on stderr which one it chose.
+     * The compute backend, through the same entry point embedding code uses ({@link Backends}): the backends are
+     * found with ServiceLoader, so the CUDA path runs with ND4J absent from the class path and the CPU path with
+     * JCuda absent. {@code auto} says on stderr which one it chose.
      */
     Backend backend() {
-        switch (device) {
-            case "cpu" -> {
-                return cpu("--device cpu");
-            }
-            case "cuda" -> {
-                return cuda();
-            }
-            case "auto" -> {
-                String why;
-                try {
-                    Backend be = cuda();
-                    note("crd: device auto -> " + be.name());
-                    return be;
-                } catch (DeviceUnavailableException e) {
-                    why = e.getMessage().replaceFirst("^--device cuda: ", "");
-                }
-                Backend be = cpu("--device auto: no usable GPU (" + why + ")");
-                note("crd: device auto -> cpu (ND4J reference backend; CUDA not used: " + why + ")");
-                return be;
-            }
-            default -> throw new IllegalArgumentException("--device: expected cpu, cuda or auto, found '" + device + "'");
-        }
+        Backends.Selection s = Backends.select(device, new Backends.Options(tf32, threads));
+        if (s.note() != null) note("crd: " + s.note());
+        return s.backend();
     }
 
     /**
@@ -69,48 +51,5 @@ final class Common {
     private void note(String line) {
         if (verbose) System.err.println(line);
         else deviceNote = line;
-    }
-
-    private Backend cuda() {
-        return (Backend) construct("crd4j.backend.cuda.CudaBackend", "--device cuda",
-                "the CUDA backend's classes (JCuda jars) are not on the class path");
-    }
-
-    private Backend cpu(String context) {
-        if (tf32 && device.equals("cpu")) throw new IllegalArgumentException("--tf32 applies to the CUDA backend only");
-        try {
-            // Nd4jBackend itself loads without ND4J; its first op would not
-            Class.forName("org.nd4j.linalg.factory.Nd4j", false, Common.class.getClassLoader());
-        } catch (ClassNotFoundException | LinkageError e) {
-            throw new DeviceUnavailableException(context + ": the CPU backend needs ND4J (nd4j-native), which is not on the class path");
-        }
-        return (Backend) construct("crd4j.backend.nd4j.Nd4jBackend", context,
-                "the CPU backend needs ND4J (nd4j-native), which is not on the class path");
-    }
-
-    private Object construct(String className, String context, String missing) {
-        try {
-            Class<?> c = Class.forName(className);
-            if (className.endsWith("CudaBackend")) {
-                return c.getMethod("open", boolean.class).invoke(null, tf32);
-            }
-            Object be = c.getConstructor().newInstance();
-            if (threads < 0) throw new IllegalArgumentException("--threads: expected >= 0, found " + threads);
-            if (threads > 0) c.getMethod("setThreads", int.class).invoke(null, threads);
-            return be;
-        } catch (ClassNotFoundException | NoClassDefFoundError e) {
-            throw new DeviceUnavailableException(context + ": " + missing);
-        } catch (java.lang.reflect.InvocationTargetException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof DeviceUnavailableException d) throw d;
-            if (cause instanceof NoClassDefFoundError || cause instanceof UnsatisfiedLinkError
-                    || cause instanceof ExceptionInInitializerError) {
-                throw new DeviceUnavailableException(context + ": " + missing + " (" + cause + ")");
-            }
-            if (cause instanceof RuntimeException r) throw r;
-            throw new IllegalStateException(cause);
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("cannot create " + className, e);
-        }
     }
 }

@@ -3,7 +3,6 @@ package crd4j.train;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import crd4j.backend.Backend;
-import crd4j.backend.nd4j.Nd4jBackend;
 import crd4j.io.Npy;
 import crd4j.io.TorchCheckpoint;
 import crd4j.model.Checkpoints;
@@ -17,15 +16,18 @@ import crd4j.nn.StateEntry;
 import crd4j.tensor.DType;
 import crd4j.tensor.HostTensor;
 import crd4j.testing.Parity;
-import crd4j.testing.PyReference;
+import crd4j.testing.ParityFixtures;
+import crd4j.testing.TestBackends;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -35,12 +37,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * iteration) against PyTorch ({@code crd_reference.py train-step --steps 2}), in both fusion gradient semantics.
  * Compared: every loss term of both steps, the gradient of every trainable parameter after the first backward, and
  * every state-dict entry after the second step (weights, fusion logits, BN running statistics, num_batches_tracked).
+ * On every backend ({@link TestBackends}: the CPU always, CUDA where it opens, else skipped saying why), with the same
+ * bounds for each.
  */
 class TrainingStepParityTest {
     record Run(List<Map<String, BranchLoss.Terms>> losses, Map<String, Map<String, HostTensor>> grads, CrdModel model) {}
 
-    static Run train(Path dir, DType dtype, FusionSemantics sem) throws Exception {
-        Backend be = new Nd4jBackend();
+    static Stream<Arguments> cases() {
+        return TestBackends.all().flatMap(b -> Stream.of(FusionSemantics.values()).map(s -> Arguments.of(b, s)));
+    }
+
+    static Run train(Backend be, Path dir, DType dtype, FusionSemantics sem) throws Exception {
         CrdModel model = new CrdModel(new NnContext(be, dtype, 0), Preset.TINY, Modality.DEPTH);
         model.setSemantics(sem);
         Checkpoints.loadTeacher(model.teacher(), Checkpoints.readTeacher(dir.resolve("teacher.pth")), dir.resolve("teacher.pth"));
@@ -175,13 +182,14 @@ class TrainingStepParityTest {
      * float64 on both sides: the same maths. Losses and gradients agree to float64 rounding (1e-9); weights after two
      * Adam steps to 1e-6, since Adam divides by |g| and so magnifies the rounding of near-zero gradients.
      */
-    @ParameterizedTest
-    @EnumSource(FusionSemantics.class)
-    void float64TrainingEqualsPyTorchFloat64(FusionSemantics sem) throws Exception {
+    @ParameterizedTest(name = "{0}: {1}")
+    @MethodSource("cases")
+    void float64TrainingEqualsPyTorchFloat64(TestBackends.Case backend, FusionSemantics sem) throws Exception {
+        Backend be = backend.get();
         String s = sem.name().toLowerCase(java.util.Locale.ROOT);
         Path dir = exactReference(s);
-        Run run = train(dir, DType.FLOAT64, sem);
-        String tag = "train f64 " + s;
+        Run run = train(be, dir, DType.FLOAT64, sem);
+        String tag = (backend.isCpu() ? "" : backend.label() + " ") + "train f64 " + s;
         Parity.assertClose(tag + " losses (2 steps)", HostTensor.of(losses(run), 20), HostTensor.of(referenceLosses(dir), 20), 1e-9);
         for (String b : List.of("student_rgb", "student_depth")) {
             assertTensors(tag + " grads " + b, branchGrads(run, b), referenceGrads(dir, b), null, 1e-9);
@@ -190,8 +198,7 @@ class TrainingStepParityTest {
     }
 
     static Path exactReference(String s) {
-        return PyReference.generate("train-f64-" + s, "train-step", "--steps", "2", "--batch", "2", "--semantics", s,
-                "--dtype", "float64");
+        return ParityFixtures.trainStep(s, true);
     }
 
     /**
@@ -207,14 +214,15 @@ class TrainingStepParityTest {
      * bound was first set. Bit-identical float32 training was checked across the CPU speed-ups (the same 2.1166564e-3
      * before and after them), and the float64 test above is what proves the maths the same.
      */
-    @ParameterizedTest
-    @EnumSource(FusionSemantics.class)
-    void float32TrainingIsAsCloseToExactAsPyTorchFloat32(FusionSemantics sem) throws Exception {
+    @ParameterizedTest(name = "{0}: {1}")
+    @MethodSource("cases")
+    void float32TrainingIsAsCloseToExactAsPyTorchFloat32(TestBackends.Case backend, FusionSemantics sem) throws Exception {
+        Backend be = backend.get();
         String s = sem.name().toLowerCase(java.util.Locale.ROOT);
         Path exact = exactReference(s);
-        Path torch32 = PyReference.generate("train-f32-" + s, "train-step", "--steps", "2", "--batch", "2", "--semantics", s);
-        Run run = train(torch32, DType.FLOAT32, sem);
-        String tag = "train f32 " + s;
+        Path torch32 = ParityFixtures.trainStep(s, false);
+        Run run = train(be, torch32, DType.FLOAT32, sem);
+        String tag = (backend.isCpu() ? "" : backend.label() + " ") + "train f32 " + s;
         double[] mine = losses(run), ex = referenceLosses(exact), t32 = referenceLosses(torch32);
         Parity.assertClose(tag + " step-1 losses", HostTensor.of(java.util.Arrays.copyOf(mine, 10), 10),
                 HostTensor.of(java.util.Arrays.copyOf(ex, 10), 10), 1e-5);

@@ -1,15 +1,11 @@
 package crd4j.backend.cuda;
 
-import crd4j.autograd.FusionWeights;
-import crd4j.autograd.Graph;
 import crd4j.autograd.Var;
-import crd4j.backend.Backend;
 import crd4j.backend.Tensor;
 import crd4j.detect.Detector;
 import crd4j.detect.NormalizationStats;
 import crd4j.eval.GaussianFilter;
 import crd4j.io.Npy;
-import crd4j.io.TorchCheckpoint;
 import crd4j.model.AnomalyMap;
 import crd4j.model.Checkpoints;
 import crd4j.model.CrdModel;
@@ -19,10 +15,7 @@ import crd4j.model.Preset;
 import crd4j.nn.NnContext;
 import crd4j.tensor.DType;
 import crd4j.tensor.HostTensor;
-import crd4j.train.BranchLoss;
-import crd4j.train.CrdTrainer;
 
-import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,21 +27,26 @@ import java.util.SplittableRandom;
 import java.util.function.Function;
 
 /**
- * The GPU parity checks as a plain program, for a machine with a GPU but without Maven or ND4J (benchmarks/device/
- * run.sh). References are PyTorch fixtures written on that machine by src/test/python/crd_reference.py and crd4j's
- * own ND4J-free Java code (GaussianFilter, the generic AnomalyMap path):
+ * The GPU-only checks as a plain program, for a machine with a GPU but without Maven or ND4J (benchmarks/device/
+ * run.sh). The checks every backend shares — each op, the tiny network and two training steps against PyTorch —
+ * are the JUnit parity suite (OpsParityTest, NetworkParityTest, TrainingStepParityTest over crd4j.testing.
+ * TestBackends), which run.sh runs there with JUnit's console launcher; this program holds only what has no CPU
+ * counterpart:
  *
  * <pre>
- *   FIXTURES/ops/                 crd_reference.py ops            every op, float32, odd shapes (OpsParityTest's cases)
- *   FIXTURES/network-tiny/        crd_reference.py network --base 4 --size 64 --ref-dtype float64
- *   FIXTURES/network-paper/       crd_reference.py network --base 64 --size 256 --ref-dtype float64 (optional)
- *   FIXTURES/train-f64/           crd_reference.py train-step --steps 2 --dtype float64
+ *   consistency     float32 against float64 on the device, awkward sizes (batch 1 and 16, odd widths), cuBLAS and cuDNN
+ *   kernels         the Gaussian kernel against GaussianFilter; the fused anomaly-map and fusion kernels against the
+ *                   same backend's per-op path
+ *   network-paper   the paper-preset network against FIXTURES/network-paper/ (crd_reference.py network --base 64
+ *                   --size 256 --ref-dtype float64), when that fixture exists (1.5 GB, too large for the suite)
+ *   detector        the Detector's CUDA-graph replay (bit-identical to eager) and no cuMemAlloc in the steady state
  * </pre>
  *
- * Usage: {@code java -cp … crd4j.backend.cuda.GpuSelfTest FIXTURES [RESULTS.tsv]}. Prints one line per check
- * ({@code PASS|FAIL|SKIP name error tolerance}) and "N passed, M failed, K skipped"; exit code 1 on any failure.
- * Tolerances are those of the CPU tests (docs/PARITY.md): 1e-5 for forward ops, 1e-4 for gradients and network
- * outputs (or twice PyTorch float32's own error where that is larger), 1e-7 for float64 against PyTorch float64.
+ * Usage: {@code java -cp … crd4j.backend.cuda.GpuSelfTest FIXTURES [RESULTS.tsv [SECTIONS]]}. Prints one line per
+ * check ({@code PASS|FAIL|SKIP name error tolerance}) and "N passed, M failed, K skipped"; exit code 1 on any
+ * failure, 3 when the backend does not open. Tolerances are those of the CPU tests (docs/PARITY.md): 1e-5 for forward
+ * ops, 1e-4 for gradients and network outputs (or twice PyTorch float32's own error where that is larger), 1e-7 for
+ * float64 against PyTorch float64.
  */
 public final class GpuSelfTest {
     static final double LAYER = 1e-5, NETWORK = 1e-4;
@@ -77,7 +75,7 @@ public final class GpuSelfTest {
         System.exit(code);
     }
 
-    static final List<String> ALL = List.of("ops", "consistency", "kernels", "network-tiny", "network-paper", "train-f64", "detector");
+    static final List<String> ALL = List.of("consistency", "kernels", "network-paper", "detector");
     List<String> sections = ALL;
 
     int runAll(Path fixtures) throws Exception {
@@ -87,14 +85,11 @@ public final class GpuSelfTest {
             for (boolean cublas : modes) {
                 be.setUseCublas(cublas);
                 String tag = cublas ? " [cuBLAS]" : " [cuDNN]";
-                if (sections.contains("ops")) section(fixtures.resolve("ops"), d -> ops(be, d, tag));
                 if (sections.contains("consistency")) section(Path.of("."), d -> selfConsistency(be, tag));
             }
             be.setUseCublas(be.cublasAvailable());
             if (sections.contains("kernels")) section(Path.of("."), d -> kernels(be));
-            if (sections.contains("network-tiny")) section(fixtures.resolve("network-tiny"), d -> network(be, d, Preset.TINY, "tiny"));
             if (sections.contains("network-paper")) section(fixtures.resolve("network-paper"), d -> network(be, d, Preset.PAPER, "paper"));
-            if (sections.contains("train-f64")) section(fixtures.resolve("train-f64"), d -> trainStep(be, d));
             if (sections.contains("detector")) section(Path.of("."), d -> detector(be));
         }
         String summary = passed + " passed, " + failed + " failed, " + skipped + " skipped";
@@ -145,80 +140,6 @@ public final class GpuSelfTest {
             den += b.getDouble(i) * b.getDouble(i);
         }
         return den == 0 ? Math.sqrt(num) : Math.sqrt(num / den);
-    }
-
-    // ---- single ops against PyTorch (the OpsParityTest cases) ----------------------------------------------------
-
-    private void ops(CudaBackend be, Path dir, String tag) throws IOException {
-        Function<String, HostTensor> npy = f -> {
-            try {
-                return Npy.read(dir.resolve(f + ".npy"));
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        };
-        for (int[] c : new int[][]{{3, 1, 1}, {3, 2, 1}, {7, 2, 3}, {1, 1, 0}, {1, 2, 0}, {2, 2, 0}}) {
-            String n = "conv_k" + c[0] + "s" + c[1] + "p" + c[2];
-            Tensor x = be.fromHost(npy.apply(n + "/x")), w = be.fromHost(npy.apply(n + "/w")), g = be.fromHost(npy.apply(n + "/gout"));
-            check(n + " forward" + tag, be.conv2d(x, w, c[1], c[2]), npy.apply(n + "/out"), LAYER);
-            check(n + " grad x" + tag, be.conv2dBackwardData(g, w, x.shape(), c[1], c[2]), npy.apply(n + "/grad_x"), NETWORK);
-            check(n + " grad w" + tag, be.conv2dBackwardFilter(x, g, w.shape(), c[1], c[2]), npy.apply(n + "/grad_w"), NETWORK);
-        }
-        String n = "deconv_k2s2";
-        Tensor x = be.fromHost(npy.apply(n + "/x")), w = be.fromHost(npy.apply(n + "/w")), g = be.fromHost(npy.apply(n + "/gout"));
-        check(n + " forward" + tag, be.deconv2x2(x, w), npy.apply(n + "/out"), LAYER);
-        check(n + " grad x" + tag, be.deconv2x2BackwardData(g, w), npy.apply(n + "/grad_x"), NETWORK);
-        check(n + " grad w" + tag, be.deconv2x2BackwardFilter(x, g), npy.apply(n + "/grad_w"), NETWORK);
-
-        n = "bn_train";
-        Tensor bx = be.fromHost(npy.apply(n + "/x")), gm = be.fromHost(npy.apply(n + "/weight")), bt = be.fromHost(npy.apply(n + "/bias"));
-        Tensor rm = be.fromHost(npy.apply(n + "/running_mean")), rv = be.fromHost(npy.apply(n + "/running_var"));
-        Backend.BatchNormForward f = be.batchNormTrain(bx, gm, bt, rm, rv, 0.1, 1e-5);
-        check(n + " forward" + tag, f.out(), npy.apply(n + "/out"), LAYER);
-        check(n + " running_mean" + tag, rm, npy.apply(n + "/running_mean_after"), LAYER);
-        check(n + " running_var" + tag, rv, npy.apply(n + "/running_var_after"), LAYER);
-        Backend.BatchNormGrads gr = be.batchNormBackward(bx, be.fromHost(npy.apply(n + "/gout")), gm, f);
-        check(n + " grad x" + tag, gr.dx(), npy.apply(n + "/grad_x"), NETWORK);
-        check(n + " grad weight" + tag, gr.dgamma(), npy.apply(n + "/grad_weight"), NETWORK);
-        check(n + " grad bias" + tag, gr.dbeta(), npy.apply(n + "/grad_bias"), NETWORK);
-        n = "bn_eval";
-        check(n + tag, be.batchNormEval(be.fromHost(npy.apply(n + "/x")), be.fromHost(npy.apply(n + "/weight")),
-                be.fromHost(npy.apply(n + "/bias")), be.fromHost(npy.apply(n + "/running_mean")),
-                be.fromHost(npy.apply(n + "/running_var")), 1e-5), npy.apply(n + "/out"), LAYER);
-        Tensor y = be.relu(be.fromHost(npy.apply("relu/x")));
-        check("relu forward" + tag, y, npy.apply("relu/out"), LAYER);
-        check("relu grad x" + tag, be.reluBackward(y, be.fromHost(npy.apply("relu/gout"))), npy.apply("relu/grad_x"), LAYER);
-        check("maxpool_k3s2p1" + tag, be.maxPool3x3s2p1(be.fromHost(npy.apply("maxpool_k3s2p1/x"))), npy.apply("maxpool_k3s2p1/out"), LAYER);
-
-        n = "fusion_softmax";
-        HostTensor wl = npy.apply(n + "/w");
-        FusionWeights fw = new FusionWeights(wl.getDouble(0), wl.getDouble(1));
-        Graph graph = Graph.training(be);
-        Var r = new Var(be.fromHost(npy.apply(n + "/r")), true), q = new Var(be.fromHost(npy.apply(n + "/q")), true);
-        Var o = graph.fuse(r, q, fw, true);
-        check(n + " forward" + tag, o.value(), npy.apply(n + "/out"), LAYER);
-        graph.backward(o, be.fromHost(npy.apply(n + "/gout")));
-        check(n + " grad r" + tag, r.grad(), npy.apply(n + "/grad_r"), NETWORK);
-        check(n + " grad q" + tag, q.grad(), npy.apply(n + "/grad_q"), NETWORK);
-        double[] gw = fw.grad();
-        check(n + " grad w" + tag, HostTensor.of(new float[]{(float) gw[0], (float) gw[1]}, 2), npy.apply(n + "/grad_w"), NETWORK);
-
-        Backend.CosineLoss l = be.cosineLoss(be.fromHost(npy.apply("cos_loss/s")), be.fromHost(npy.apply("cos_loss/t")), true);
-        check("cos_loss value" + tag, HostTensor.of(new double[]{l.loss()}), npy.apply("cos_loss/loss").toFloat64(), LAYER);
-        check("cos_loss grad s" + tag, l.gradS(), npy.apply("cos_loss/grad_s"), NETWORK);
-        check("cos_map" + tag, be.cosineDistanceMap(be.fromHost(npy.apply("cos_map/s")), be.fromHost(npy.apply("cos_map/t"))),
-                npy.apply("cos_map/out"), LAYER);
-        HostTensor up = npy.apply("upsample_ac/out");
-        check("upsample_ac" + tag, be.upsampleBilinearAlignCorners(be.fromHost(npy.apply("upsample_ac/x")), (int) up.dim(2), (int) up.dim(3)),
-                up, LAYER);
-        Tensor p = be.fromHost(npy.apply("adam/p0"));
-        Tensor m = be.zeros(DType.FLOAT32, p.shape()), v = be.zeros(DType.FLOAT32, p.shape());
-        double lr = 0.005;
-        for (int k = 1; k <= 3; k++) {
-            be.adamStep(p, be.fromHost(npy.apply("adam/g" + k)), m, v, lr, 0.5, 0.999, 1e-8, k);
-            lr *= 0.95;
-            check("adam step " + k + tag, p, npy.apply("adam/p" + k), LAYER);
-        }
     }
 
     // ---- float32 against float64 on the device, awkward sizes (batch 1 and 16, odd widths) -----------------------
@@ -306,44 +227,6 @@ public final class GpuSelfTest {
                     check(tag + " f32 " + e.getKey(), e.getValue(), exact, torchErr > 5e-5 ? 2 * torchErr : NETWORK);
                 }
             }
-        }
-    }
-
-    /** Two training iterations in float64 against PyTorch float64 (crd_reference.py train-step --dtype float64). */
-    private void trainStep(CudaBackend be, Path dir) throws Exception {
-        CrdModel model = new CrdModel(new NnContext(be, DType.FLOAT64, 0), Preset.TINY, Modality.DEPTH);
-        Checkpoints.loadTeacher(model.teacher(), Checkpoints.readTeacher(dir.resolve("teacher.pth")), dir.resolve("teacher.pth"));
-        Checkpoints.loadReference(model, dir.resolve("checkpoint.pth"));
-        HostTensor rgb = Npy.read(dir.resolve("rgb.npy")).toFloat64(), depth = Npy.read(dir.resolve("depth.npy")).toFloat64();
-        CrdTrainer trainer = new CrdTrainer(be, model, CrdTrainer.DEFAULT_LR);
-        var ref = new com.fasterxml.jackson.databind.ObjectMapper().readTree(dir.resolve("train/losses.json").toFile());
-        for (int step = 0; step < 2; step++) {
-            CrdTrainer.StepLosses l = trainer.step(be.fromHost(rgb), be.fromHost(depth));
-            trainer.endEpoch();
-            for (String b : List.of("rgb", "depth")) {
-                BranchLoss.Terms t = b.equals("rgb") ? l.rgb() : l.other();
-                double[] mine = {t.raw(), t.bp(), t.ibp(), t.fused(), t.total()};
-                double[] theirs = new double[5];
-                int i = 0;
-                for (String k : List.of("raw", "bp", "ibp", "fused", "total")) theirs[i++] = ref.get(step).get(b).get(k).asDouble();
-                check("train f64 step " + (step + 1) + " " + b + " losses", HostTensor.of(mine, 5), HostTensor.of(theirs, 5), 1e-9);
-            }
-        }
-        for (String b : List.of("student_rgb", "student_depth")) {
-            Map<String, HostTensor> after = Checkpoints.tensors(TorchCheckpoint.requireDict(TorchCheckpoint.read(dir.resolve("train/after.pth")), b, dir));
-            Map<String, HostTensor> mine = (b.equals("student_rgb") ? model.rgbBranch() : model.otherBranch()).stateDict();
-            double num = 0, den = 0;
-            for (Map.Entry<String, HostTensor> e : after.entrySet()) {
-                HostTensor m = mine.get(e.getKey());
-                if (m == null || e.getKey().endsWith("num_batches_tracked")) continue;
-                for (long i = 0; i < m.numel(); i++) {
-                    double d = m.getDouble(i) - e.getValue().getDouble(i);
-                    num += d * d;
-                    den += e.getValue().getDouble(i) * e.getValue().getDouble(i);
-                }
-            }
-            double err = Math.sqrt(num / den);
-            report(err <= 1e-6 ? "PASS" : "FAIL", "train f64 state after 2 steps " + b, err, 1e-6, "");
         }
     }
 

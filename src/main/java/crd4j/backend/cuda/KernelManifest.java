@@ -9,8 +9,10 @@ import java.util.Map;
 
 /**
  * The committed kernel binaries: {@code /crd4j/cuda/<op>.fatbin} on the class path, listed in
- * {@code /crd4j/cuda/MANIFEST}, one line per kernel source: {@code <op>.cu <sha256 of the .cu> <op>.fatbin <sha256
- * of the fatbin> nvcc-<version>} (written by src/main/cuda/build.sh). Reading it needs no GPU and no JCuda.
+ * {@code /crd4j/cuda/MANIFEST}, one line per kernel source: {@code <op>.cu <source hash> <op>.fatbin <sha256
+ * of the fatbin> nvcc-<version>} (written by src/main/cuda/build.sh). The source hash is {@link #sourceSha256}: the
+ * .cu together with the local headers it includes, so a change of a shared header (crd4j_kernels.h) makes every
+ * kernel that includes it stale. Reading it needs no GPU and no JCuda.
  */
 public final class KernelManifest {
     public static final String RESOURCE_DIR = "/crd4j/cuda/";
@@ -33,6 +35,27 @@ public final class KernelManifest {
             return m;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    private static final java.util.regex.Pattern LOCAL_INCLUDE =
+            java.util.regex.Pattern.compile("(?m)^[ \\t]*#include[ \\t]+\"([^\"]+)\"");
+
+    /**
+     * SHA-256 of a kernel source followed by every local header it includes ({@code #include "x.h"}, in the order
+     * they appear, resolved next to the .cu; one level deep, as the headers include nothing local): what build.sh
+     * records in the manifest.
+     */
+    public static String sourceSha256(java.nio.file.Path cu) throws IOException {
+        try {
+            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            byte[] src = java.nio.file.Files.readAllBytes(cu);
+            md.update(src);
+            java.util.regex.Matcher m = LOCAL_INCLUDE.matcher(new String(src, StandardCharsets.UTF_8));
+            while (m.find()) md.update(java.nio.file.Files.readAllBytes(cu.resolveSibling(m.group(1))));
+            return java.util.HexFormat.of().formatHex(md.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
         }
     }
 

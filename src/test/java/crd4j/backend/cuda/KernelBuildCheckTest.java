@@ -20,13 +20,17 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The committed kernel binaries match their sources (no GPU needed). src/main/cuda/build.sh recompiles a .cu whose
- * hash differs from src/main/resources/crd4j/cuda/MANIFEST when nvcc is on PATH; on a machine without nvcc a
- * changed .cu would otherwise ship with a stale binary, which this test catches.
+ * hash (the .cu with the local headers it includes, {@link KernelManifest#sourceSha256}) differs from
+ * src/main/resources/crd4j/cuda/MANIFEST when nvcc is on PATH; on a machine without nvcc a changed .cu or header
+ * would otherwise ship with a stale binary, which this test catches. It also checks every typed kernel handle of
+ * the launcher classes against the sources, and the block size shared by the .cu files and the Java launchers.
  */
 class KernelBuildCheckTest {
     static final Path SOURCES = Path.of("src/main/cuda");
@@ -57,9 +61,11 @@ class KernelBuildCheckTest {
                 problems.add(name + ": not in the manifest (run src/main/cuda/build.sh where nvcc is installed)");
                 continue;
             }
-            if (!e.sourceSha256().equals(sha256(cu))) {
-                problems.add(name + ": changed since its binary was built (manifest " + e.sourceSha256().substring(0, 12)
-                        + "…, source " + sha256(cu).substring(0, 12) + "…); rebuild with src/main/cuda/build.sh and commit the .fatbin");
+            String now = KernelManifest.sourceSha256(cu);
+            if (!e.sourceSha256().equals(now)) {
+                problems.add(name + ": it or a header it includes changed since its binary was built (manifest "
+                        + e.sourceSha256().substring(0, 12) + "…, source " + now.substring(0, 12)
+                        + "…); rebuild with src/main/cuda/build.sh and commit the .fatbin");
             }
             Path bin = BINARIES.resolve(e.binary());
             if (!Files.exists(bin)) problems.add(name + ": binary " + bin + " missing");
@@ -71,9 +77,7 @@ class KernelBuildCheckTest {
         assertTrue(problems.isEmpty(), String.join("\n", problems));
     }
 
-    /** Every kernel name the backend launches is an extern "C" __global__ of the .cu it names (else cuModuleGetFunction fails on a GPU). */
-    @Test
-    void everyLaunchedKernelExistsInItsSource() throws IOException {
+    static Map<String, TreeSet<String>> definedKernels() throws IOException {
         Map<String, TreeSet<String>> defined = new java.util.HashMap<>();
         Pattern global = Pattern.compile("__global__\\s+void\\s+(\\w+)\\s*\\(");
         for (Path cu : sources()) {
@@ -85,22 +89,62 @@ class KernelBuildCheckTest {
             while (m.find()) names.add(m.group(1));
             defined.put(cu.getFileName().toString().replace(".cu", ""), names);
         }
-        String backend = Files.readString(Path.of("src/main/java/crd4j/backend/cuda/CudaBackend.java"), StandardCharsets.UTF_8);
-        // kernels.launch("op", "name" + sfx(x), …) or kernels.launch("op", "name", …); elementwise("name" + sfx(…), …)
-        Pattern launch = Pattern.compile("(?:kernels\\.launch\\(\"(\\w+)\",\\s*|elementwise\\()\"(\\w+)\"(\\s*\\+\\s*(?:sfx\\([^)]*\\)|x))?");
-        Matcher m = launch.matcher(backend);
-        int checked = 0;
-        List<String> missing = new ArrayList<>();
-        while (m.find()) {
-            String op = m.group(1) == null ? "elementwise" : m.group(1);
-            List<String> names = m.group(3) == null ? List.of(m.group(2)) : List.of(m.group(2) + "_f32", m.group(2) + "_f64");
-            for (String n : names) {
-                checked++;
-                if (!defined.getOrDefault(op, new TreeSet<>()).contains(n)) missing.add(op + ".cu: " + n);
+        return defined;
+    }
+
+    /**
+     * The backend launches kernels only through typed handles (Kernel constants of the launcher classes, one
+     * KernelFamily per .cu): every handle names an extern "C" __global__ of its .cu (else cuModuleGetFunction fails
+     * on a GPU), every .cu has its launcher family, and every kernel a .cu defines has a handle.
+     */
+    @Test
+    void everyKernelHandleExistsInItsSourceAndEverySourceKernelHasAHandle() throws IOException {
+        Map<String, TreeSet<String>> defined = definedKernels();
+        List<String> problems = new ArrayList<>();
+        TreeSet<String> families = new TreeSet<>();
+        int handles = 0;
+        for (KernelFamily f : CudaKernels.families()) {
+            assertTrue(families.add(f.module()), "two launcher families for " + f);
+            TreeSet<String> declared = new TreeSet<>();
+            for (Kernel k : f.kernels()) {
+                handles++;
+                declared.add(k.name());
+                if (!defined.getOrDefault(f.module(), new TreeSet<>()).contains(k.name())) problems.add(k + ": no such kernel in the source");
+            }
+            for (String d : defined.getOrDefault(f.module(), new TreeSet<>())) {
+                if (!declared.contains(d)) problems.add(f + ": kernel " + d + " has no handle in its launcher class");
             }
         }
-        assertTrue(checked > 30, "found only " + checked + " launches: the pattern no longer matches CudaBackend");
-        assertTrue(missing.isEmpty(), "launched but not defined: " + missing);
+        assertEquals(defined.keySet(), families, "one launcher family per .cu");
+        assertTrue(handles > 50, "only " + handles + " kernel handles");
+        assertTrue(problems.isEmpty(), String.join("\n", problems));
+    }
+
+    /** The block size: THREADS in crd4j_kernels.h, included by every .cu, equals the launchers' CudaKernels.THREADS. */
+    @Test
+    void theSharedHeaderHoldsTheLaunchersBlockSize() throws IOException {
+        String header = Files.readString(SOURCES.resolve("crd4j_kernels.h"), StandardCharsets.UTF_8);
+        Matcher m = Pattern.compile("(?m)^#define THREADS (\\d+)$").matcher(header);
+        assertTrue(m.find(), "crd4j_kernels.h does not define THREADS");
+        assertEquals(CudaKernels.THREADS, Integer.parseInt(m.group(1)));
+        for (Path cu : sources()) {
+            String text = Files.readString(cu, StandardCharsets.UTF_8);
+            assertTrue(text.contains("#include \"crd4j_kernels.h\""), cu + " does not include crd4j_kernels.h");
+            assertFalse(text.matches("(?s).*#define\\s+THREADS\\b.*"), cu + " defines its own THREADS");
+        }
+    }
+
+    /** A header change changes the source hash of every .cu that includes it (and only of those). */
+    @Test
+    void theSourceHashCoversIncludedHeaders(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("h.h"), "#define N 1\n");
+        Files.writeString(dir.resolve("a.cu"), "#include \"h.h\"\nextern \"C\" __global__ void k() {}\n");
+        Files.writeString(dir.resolve("b.cu"), "extern \"C\" __global__ void k() {}\n");
+        String a = KernelManifest.sourceSha256(dir.resolve("a.cu")), b = KernelManifest.sourceSha256(dir.resolve("b.cu"));
+        assertEquals(sha256(dir.resolve("b.cu")), b, "without headers the hash is the file's own");
+        Files.writeString(dir.resolve("h.h"), "#define N 2\n");
+        assertNotEquals(a, KernelManifest.sourceSha256(dir.resolve("a.cu")));
+        assertEquals(b, KernelManifest.sourceSha256(dir.resolve("b.cu")));
     }
 
     /**
