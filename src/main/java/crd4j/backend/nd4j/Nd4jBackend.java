@@ -117,11 +117,13 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
      */
     public static void setThreads(int n) {
         if (n <= 0) return;
-        int ops = n == 2 || n == 3 ? 1 : n;
+        // -Dcrd4j.branchParallel=off keeps one half at a time with n-thread operations (to compare the schedules)
+        boolean branches = (n == 2 || n == 3) && !"off".equals(System.getProperty("crd4j.branchParallel"));
+        int ops = branches ? 1 : n;
         Nd4j.getEnvironment().setMaxThreads(ops);
         Nd4j.getEnvironment().setMaxMasterThreads(ops);
         Nd4j.factory().blas().setMaxThreads(ops);
-        branchWorkers = n == 2 || n == 3 ? 2 : 1;
+        branchWorkers = branches ? 2 : 1;
     }
 
     private static volatile int branchWorkers = 1;
