@@ -33,12 +33,17 @@ public class DetectorBenchmark {
     @Param({"tiny", "paper"})
     public String preset;
 
+    /** The CPU thread budget (Nd4jBackend.setThreads): 1, or 2 = both halves of each pass at once; 0 = ND4J's default. */
+    @Param({"2"})
+    public int threads;
+
     Detector detector;
     HostTensor rgb, depth;
 
     @Setup
     public void setup() {
         Preset p = Preset.byName(preset);
+        Nd4jBackend.setThreads(threads);
         Nd4jBackend be = new Nd4jBackend();
         CrdModel model = new CrdModel(new NnContext(be, DType.FLOAT32, 1), p, Modality.DEPTH);
         detector = new Detector(be, model, NormalizationStats.of("depth", 1.5, 0.1, 1.5, 0.1));
