@@ -14,13 +14,40 @@ final class Common {
     String device;
 
     @Option(names = "--tf32", description = "CUDA only: allow TF32 tensor-core maths in convolutions and GEMMs "
-            + "(faster on Ampere and newer; ~1e-3 relative error instead of float32's, spec §7). Default: off.")
+            + "(faster on Ampere and newer; ~1e-3 relative error instead of float32's). Default: off.")
     boolean tf32;
 
-    @Option(names = "--threads", defaultValue = "0",
-            description = "CPU backend: threads for ND4J's native ops and BLAS (default: ${DEFAULT-VALUE} = one per core;"
-                    + " 1 is faster for the tiny preset).")
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
+            description = "CPU backend: threads for ND4J's native ops and BLAS. Default (0): chosen from the model's preset,"
+                    + " 1 for tiny and small (their operations are too small to gain from more threads), one per core for paper.")
     int threads;
+
+    /**
+     * Applies the thread count for a model of preset {@code p} (the {@link Threads} rule, or {@code --threads});
+     * called by each command once it knows the preset. Returns the count in use.
+     */
+    int threadsFor(crd4j.model.Preset p) {
+        if (threads < 0) throw new IllegalArgumentException("--threads: expected >= 0, found " + threads);
+        Threads.apply(threads > 0 ? threads : Threads.forPreset(p));
+        return Threads.current();
+    }
+
+    /**
+     * {@link #threadsFor} for the model in {@code modelFile}, its preset read from the file's header; a file whose
+     * header cannot be read is left to the command's full read, which names the problem.
+     */
+    void threadsForModel(java.nio.file.Path modelFile) {
+        crd4j.model.Preset p;
+        try {
+            com.fasterxml.jackson.databind.node.ObjectNode meta = crd4j.io.ModelFile.readMeta(modelFile);
+            // a training state holds the model's metadata under "model"
+            if (meta.get("model") instanceof com.fasterxml.jackson.databind.node.ObjectNode m) meta = m;
+            p = crd4j.model.ModelFiles.presetOf(meta);
+        } catch (java.io.IOException | RuntimeException e) {
+            return;
+        }
+        threadsFor(p);
+    }
 
     static crd4j.tensor.DType parseDtype(String dtype) {
         return switch (dtype) {
@@ -96,7 +123,7 @@ final class Common {
             }
             Object be = c.getConstructor().newInstance();
             if (threads < 0) throw new IllegalArgumentException("--threads: expected >= 0, found " + threads);
-            if (threads > 0) c.getMethod("setThreads", int.class).invoke(null, threads);
+            if (threads > 0) Threads.apply(threads);
             return be;
         } catch (ClassNotFoundException | NoClassDefFoundError e) {
             throw new DeviceUnavailableException(context + ": " + missing);
