@@ -28,9 +28,13 @@ final class Common {
      */
     int threadsFor(crd4j.model.Preset p) {
         if (threads < 0) throw new IllegalArgumentException("--threads: expected >= 0, found " + threads);
-        Threads.apply(threads > 0 ? threads : Threads.forPreset(p));
+        // the CUDA backend has no CPU thread pool to size (and ND4J's natives need not load for it)
+        if (cpuBackend) Threads.apply(threads > 0 ? threads : Threads.forPreset(p));
         return Threads.current();
     }
+
+    /** Whether {@link #backend} chose the CPU (ND4J) backend. */
+    private boolean cpuBackend;
 
     /**
      * {@link #threadsFor} for the model in {@code modelFile}, its preset read from the file's header; a file whose
@@ -111,8 +115,10 @@ final class Common {
         } catch (ClassNotFoundException | LinkageError e) {
             throw new DeviceUnavailableException(context + ": the CPU backend needs ND4J (nd4j-native), which is not on the class path");
         }
-        return (Backend) construct("crd4j.backend.nd4j.Nd4jBackend", context,
+        Backend be = (Backend) construct("crd4j.backend.nd4j.Nd4jBackend", context,
                 "the CPU backend needs ND4J (nd4j-native), which is not on the class path");
+        cpuBackend = true;
+        return be;
     }
 
     private Object construct(String className, String context, String missing) {

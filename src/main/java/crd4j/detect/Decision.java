@@ -13,30 +13,70 @@ import java.util.List;
  * {@code scipy.ndimage.label} with a 3×3 structure: in the raster order of their first pixel).
  *
  * <p>Mask and regions are in map pixels (the model's input side S, the map's row-major layout); scale by
- * (input width / S, input height / S) for the input image's pixels.
- *
- * @param normalizedScore the image score divided by the image threshold: 1.0 is the threshold, above it rejects
- * @param mask            row-major S×S, 1 where the map reaches the pixel threshold, else 0
+ * (input width / S, input height / S) for the input image's pixels. They are computed when first asked for (an
+ * evaluation keeps many results and needs neither), from the map the decision was made on.
  */
-public record Decision(Thresholds thresholds, boolean anomalous, double normalizedScore, int[] mask, int size, List<Region> regions) {
+public final class Decision {
     /**
      * One connected defect region: its bounding box (top-left {@code x}, {@code y}; {@code width}, {@code height}, in
      * map pixels), its area in map pixels and the highest and mean fused-map value over its pixels.
      */
     public record Region(int x, int y, int width, int height, int area, double peak, double mean) {}
 
-    public Decision {
-        regions = Collections.unmodifiableList(new ArrayList<>(regions));
+    private final Thresholds thresholds;
+    private final double score;
+    private final double[] map;
+    private final int size;
+    private int[] mask;
+    private List<Region> regions;
+
+    private Decision(Thresholds t, double score, double[] map, int size) {
+        this.thresholds = t;
+        this.score = score;
+        this.map = map;
+        this.size = size;
     }
 
     /** The decision for a part with image score {@code score} and fused map {@code map} (row-major size×size). */
     public static Decision of(Thresholds t, double score, double[] map, int size) {
+        if (map.length != size * size) throw new IllegalArgumentException("map has " + map.length + " values, expected " + size + "×" + size);
+        return new Decision(t, score, map, size);
+    }
+
+    public Thresholds thresholds() { return thresholds; }
+
+    /** Whether the part is rejected: its score reaches the image threshold. */
+    public boolean anomalous() { return score >= thresholds.image(); }
+
+    /** The image score divided by the image threshold: 1.0 is the threshold, at or above it rejects. */
+    public double normalizedScore() { return score / thresholds.image(); }
+
+    /** The map side S. */
+    public int size() { return size; }
+
+    /** Row-major S×S, 1 where the map reaches the pixel threshold, else 0 (a copy). */
+    public int[] mask() { return computed().clone(); }
+
+    /** The mask's connected components, in label order. */
+    public synchronized List<Region> regions() {
+        computed();
+        return regions;
+    }
+
+    /** The number of mask pixels. */
+    public int maskArea() {
+        int a = 0;
+        for (int v : computed()) a += v;
+        return a;
+    }
+
+    private synchronized int[] computed() {
+        if (mask != null) return mask;
         int n = size * size;
-        if (map.length != n) throw new IllegalArgumentException("map has " + map.length + " values, expected " + size + "×" + size);
-        int[] mask = new int[n];
-        for (int i = 0; i < n; i++) mask[i] = map[i] >= t.pixel() ? 1 : 0;
+        int[] m = new int[n];
+        for (int i = 0; i < n; i++) m[i] = map[i] >= thresholds.pixel() ? 1 : 0;
         int[] labels = new int[n];
-        int count = ConnectedComponents.label(mask, size, size, labels);
+        int count = ConnectedComponents.label(m, size, size, labels);
         int[] x0 = new int[count], y0 = new int[count], x1 = new int[count], y1 = new int[count], area = new int[count];
         double[] peak = new double[count], sum = new double[count];
         java.util.Arrays.fill(x0, Integer.MAX_VALUE);
@@ -56,17 +96,12 @@ public record Decision(Thresholds thresholds, boolean anomalous, double normaliz
             peak[l] = Math.max(peak[l], map[i]);
             sum[l] += map[i];
         }
-        List<Region> regions = new ArrayList<>();
+        List<Region> r = new ArrayList<>();
         for (int l = 0; l < count; l++) {
-            regions.add(new Region(x0[l], y0[l], x1[l] - x0[l] + 1, y1[l] - y0[l] + 1, area[l], peak[l], sum[l] / area[l]));
+            r.add(new Region(x0[l], y0[l], x1[l] - x0[l] + 1, y1[l] - y0[l] + 1, area[l], peak[l], sum[l] / area[l]));
         }
-        return new Decision(t, score >= t.image(), score / t.image(), mask, size, regions);
-    }
-
-    /** The number of mask pixels. */
-    public int maskArea() {
-        int a = 0;
-        for (int v : mask) a += v;
-        return a;
+        regions = Collections.unmodifiableList(r);
+        mask = m;
+        return m;
     }
 }

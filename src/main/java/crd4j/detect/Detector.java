@@ -26,10 +26,17 @@ import java.util.Map;
  *
  * <pre>{@code
  * try (Detector d = Detector.load(Path.of("bagel.crd4j"), new Nd4jBackend())) {
- *     Detector.Result r = d.score(rgbInput, depthInput);   // [1,3,S,S] each, preprocessed (crd4j.data)
- *     Detector.Result r2 = d.score(Sample.rgbOnly(rgbInput), MissingStrategy.FILTER);
+ *     Detector.Result r = d.score(Path.of("rgb/000.png"), Path.of("xyz/000.tiff"));   // preprocessed as the model needs
+ *     if (r.hasDecision() && r.anomalous()) reject(r.normalizedScore(), r.regions());  // thresholds from the model file
+ *     Detector.Result r2 = d.score(Path.of("rgb/000.png"), null, MissingStrategy.FILTER); // the 3D scan failed
+ *     Detector.Result r3 = d.score(rgbInput, depthInput);  // tensors [1,3,S,S] each, preprocessed (crd4j.data)
  * }
  * }</pre>
+ *
+ * <p>The detector owns its preprocessing ({@link #inputs()}): raw files are resized to the model's input side and
+ * the second modality is made as the model file records (depth, normals, or normals computed from depth with its
+ * Sobel k); a file of the wrong kind or size is one clear line. With thresholds ({@link #thresholds()}, stored by
+ * training or {@code crd calibrate}) every {@link Result} carries a {@link Decision}.
  */
 public final class Detector implements Scorer, AutoCloseable {
     private final Backend be;
@@ -162,7 +169,7 @@ public final class Detector implements Scorer, AutoCloseable {
         /** The score divided by the image threshold: 1.0 is the threshold. */
         public double normalizedScore() { return need().normalizedScore(); }
 
-        /** The binary defect mask, row-major S×S: 1 where the fused map reaches the pixel threshold. */
+        /** The binary defect mask, row-major S×S: 1 where the fused map reaches the pixel threshold (a copy). */
         public int[] mask() { return need().mask(); }
 
         /** The mask's connected defect regions, in map pixels. */

@@ -101,7 +101,8 @@ class DecisionReferenceTest {
         Thresholds t = new Thresholds(2.9, 2.0, "test", 1);
         Decision d = Decision.of(t, 3.0, map, s);
         double[] mask = new double[s * s];
-        for (int i = 0; i < mask.length; i++) mask[i] = d.mask()[i];
+        int[] dm = d.mask();
+        for (int i = 0; i < mask.length; i++) mask[i] = dm[i];
         Path maskF = tmp.resolve("mask.npy"), mapF = tmp.resolve("map.npy");
         Npy.write(maskF, HostTensor.of(mask, s, s));
         Npy.write(mapF, HostTensor.of(map, s, s));
