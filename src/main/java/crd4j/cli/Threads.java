@@ -5,9 +5,11 @@ import crd4j.model.Preset;
 /**
  * How many CPU threads every command gives ND4J's native ops and its BLAS: {@code --threads N} when given, otherwise
  * one rule from the model's preset — 1 for {@code tiny} and {@code small}, one per core for {@code paper} (and a
- * custom size). The small presets' operations are too small to amortise OpenMP's start-up and synchronisation: on the
- * 2-core development machine {@code crd train} of the tiny preset ran 6x slower with 2 threads than with 1 (issue 12;
- * the measurement is in benchmarks/RESULTS.md), while the paper preset's large convolutions use every core.
+ * custom size). The small presets' operations are too small to amortise OpenMP's start-up and synchronisation:
+ * {@code crd train} of the tiny preset, 1 epoch, on the 2-core development machine took 37–42 s with 1 thread and
+ * 183–280 s with 2 (interleaved, load average 8–9; 1.7x slower on the quiet machine; benchmarks/RESULTS.md), while
+ * the paper preset's large convolutions use every core. {@code small} was not measured and follows {@code tiny}.
+ * Each count is deterministic, but two counts do not train bit-identical models (the BLAS sums in another order).
  *
  * <p>The setting is process-wide (ND4J's environment); {@link #current} is what was last applied, so {@code bench}
  * reports the count actually in use.
