@@ -8,7 +8,8 @@ import crd4j.model.Preset;
  * custom size). The small presets' operations are too small to amortise OpenMP's start-up and synchronisation:
  * {@code crd train} of the tiny preset, 1 epoch, on the 2-core development machine took 37–42 s with 1 thread and
  * 183–280 s with 2 (interleaved, load average 8–9; 1.7x slower on the quiet machine; benchmarks/RESULTS.md), while
- * the paper preset's large convolutions use every core. {@code small} was not measured and follows {@code tiny}.
+ * the paper preset keeps ND4J's default of one per core for its large GEMMs (not measured against one thread on a
+ * quiet machine yet). {@code small} was not measured and follows {@code tiny}.
  * Each count is deterministic, but two counts do not train bit-identical models (the BLAS sums in another order).
  *
  * <p>The setting is process-wide (ND4J's environment); {@link #current} is what was last applied, so {@code bench}
