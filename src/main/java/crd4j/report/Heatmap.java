@@ -57,14 +57,24 @@ public final class Heatmap {
         Graphics2D g = img.createGraphics();
         try {
             g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
-            int fontPx = Math.max(8, Math.min(w, h) / 22);
-            g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, fontPx));
-            FontMetrics fm = g.getFontMetrics();
-            int pad = Math.max(2, fontPx / 4);
+            // one line per caption line, the font as large as fits the width (at most 1/16 of the side, at least 7 px)
+            String[] lines = caption.split("\n");
+            int fontPx = Math.max(7, Math.min(w, h) / 16);
+            FontMetrics fm;
+            while (true) {
+                g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, fontPx));
+                fm = g.getFontMetrics();
+                int widest = 0;
+                for (String l : lines) widest = Math.max(widest, fm.stringWidth(l));
+                if (widest + 4 <= w || fontPx <= 7) break;
+                fontPx--;
+            }
+            int pad = Math.max(2, fontPx / 4), widest = 0;
+            for (String l : lines) widest = Math.max(widest, fm.stringWidth(l));
             g.setColor(new Color(0, 0, 0, 170));
-            g.fillRect(0, 0, Math.min(w, fm.stringWidth(caption) + 2 * pad), fm.getHeight() + pad);
+            g.fillRect(0, 0, Math.min(w, widest + 2 * pad), lines.length * fm.getHeight() + pad);
             g.setColor(Color.WHITE);
-            g.drawString(caption, pad, fm.getAscent() + pad / 2);
+            for (int i = 0; i < lines.length; i++) g.drawString(lines[i], pad, i * fm.getHeight() + fm.getAscent() + pad / 2);
             // colour bar along the bottom, with the threshold marked
             int barH = Math.max(3, h / 40), y0 = h - barH;
             for (int x = 0; x < w; x++) {
@@ -83,10 +93,11 @@ public final class Heatmap {
         return img;
     }
 
-    /** The caption: score, normalised score and decision, or the note that no threshold is stored. */
+    /** The caption (lines separated by '\n'): decision, score and normalised score, or the note that no threshold is stored. */
     public static String caption(double score, Double normalizedScore, Boolean anomalous, String noThreshold) {
-        if (anomalous == null) return String.format(Locale.ROOT, "score %.3f - %s", score, noThreshold);
-        return String.format(Locale.ROOT, "%s  score %.3f (%.2f x threshold)", anomalous ? "REJECT" : "ACCEPT", score, normalizedScore);
+        if (anomalous == null) return String.format(Locale.ROOT, "score %.3f%n%s", score, noThreshold).replace("\r", "");
+        return String.format(Locale.ROOT, "%s%nscore %.3f = %.2f x threshold", anomalous ? "REJECT" : "ACCEPT", score, normalizedScore)
+                .replace("\r", "");
     }
 
     public static byte[] png(BufferedImage img) throws IOException {

@@ -285,11 +285,16 @@ public final class TrainingRun {
         }
         listener.log(line + "; and for scoring with one modality missing: " + (stats.modes(stats.branches().get(0)).size() - 1)
                 + " modes per branch");
-        Thresholds thresholds = validationThresholds(be, model, stats, ds, val, size);
-        listener.log(String.format(java.util.Locale.ROOT, "decision thresholds (%s over %d good validation parts): image %.6g, pixel %.6g",
-                thresholds.rule(), thresholds.parts(), thresholds.image(), thresholds.pixel()));
         ObjectNode finalInfo = info.deepCopy();
-        finalInfo.set(crd4j.detect.ModelMetadata.THRESHOLDS, thresholds.toJson());
+        try {
+            Thresholds thresholds = validationThresholds(be, model, stats, ds, val, size);
+            listener.log(String.format(java.util.Locale.ROOT, "decision thresholds (%s over %d good validation parts): image %.6g, pixel %.6g",
+                    thresholds.rule(), thresholds.parts(), thresholds.image(), thresholds.pixel()));
+            finalInfo.set(crd4j.detect.ModelMetadata.THRESHOLDS, thresholds.toJson());
+        } catch (IllegalArgumentException e) {
+            // a degenerate model (every validation score <= 0) still gets saved; it scores, and says to calibrate
+            listener.log("WARNING: no decision thresholds stored (" + e.getMessage() + "); run crd calibrate");
+        }
         ModelFiles.save(model, c.out(), teacherSource, stats.toJson(), finalInfo);
         return new Result(model, stats, teacherSource, Math.max(startEpoch, c.epochs()));
     }
