@@ -132,7 +132,7 @@ final class DetectCommand implements Callable<Integer> {
         ObjectNode score = scoreJson(r, complete ? null : sample.hasRgb() ? key : "rgb", strategy, s, bg.image().width(), bg.image().height());
         String caption = Heatmap.caption(r.score(), r.hasDecision() ? r.normalizedScore() : null, r.hasDecision() ? r.anomalous() : null,
                 Detector.Result.NO_THRESHOLD);
-        byte[] png = Heatmap.png(Heatmap.render(bg.image(), r.map(), s, r.hasDecision() ? r.decision().thresholds().pixel() : Double.NaN, caption));
+        byte[] png = Heatmap.png(Heatmap.render(bg.image(), r.map(), s, r.hasDecision() ? r.decision().thresholds() : null, caption));
         byte[] scoreBytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(score).getBytes(StandardCharsets.UTF_8);
         Map<String, OutputDirectory.FileWriter> files = new LinkedHashMap<>();
         files.put("map.npy", f -> Npy.write(f, HostTensor.of(r.map(), s, s)));

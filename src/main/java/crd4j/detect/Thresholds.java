@@ -26,11 +26,13 @@ public record Thresholds(double image, double pixel, String rule, int parts) {
     public static final String VALIDATION_RULE = "validation-max x1.1";
 
     public Thresholds {
-        // normalizedScore = score / image needs a positive threshold; the max of a sum of z-scored maps over all
-        // pixels of a part is positive in every model seen, so a non-positive one means something went wrong
-        if (!(image > 0) || !Double.isFinite(image) || !(pixel > 0) || !Double.isFinite(pixel)) {
-            throw new IllegalArgumentException("thresholds must be finite and positive, found image " + image + ", pixel " + pixel);
+        // normalizedScore = score / image needs a positive image threshold; the max of a sum of z-scored maps over all
+        // pixels of a part is positive in every model seen, so a non-positive one means something went wrong. A pixel
+        // threshold may be negative (a weak model's best pixel F1 can flag nearly everything).
+        if (!(image > 0) || !Double.isFinite(image)) {
+            throw new IllegalArgumentException("the image threshold must be finite and positive, found " + image);
         }
+        if (!Double.isFinite(pixel)) throw new IllegalArgumentException("the pixel threshold must be finite, found " + pixel);
         if (rule == null || rule.isBlank()) throw new IllegalArgumentException("thresholds need the rule they were chosen by");
     }
 
@@ -63,7 +65,7 @@ public record Thresholds(double image, double pixel, String rule, int parts) {
         if (n == null || !n.isObject()) {
             throw new WeightsFormatException(file, "metadata 'thresholds': expected {\"image\": t, \"pixel\": p, \"rule\": ..., \"parts\": n}");
         }
-        double image = number(n, "image", file), pixel = number(n, "pixel", file);
+        double image = number(n, "image", file, true), pixel = number(n, "pixel", file, false);
         if (!n.path("rule").isTextual()) throw new WeightsFormatException(file, "metadata 'thresholds.rule': expected a text");
         if (!n.path("parts").canConvertToInt() || n.path("parts").asInt() < 1) {
             throw new WeightsFormatException(file, "metadata 'thresholds.parts': expected a positive integer");
@@ -71,10 +73,10 @@ public record Thresholds(double image, double pixel, String rule, int parts) {
         return new Thresholds(image, pixel, n.path("rule").asText(), n.path("parts").asInt());
     }
 
-    private static double number(JsonNode n, String field, Path file) throws WeightsFormatException {
+    private static double number(JsonNode n, String field, Path file, boolean positive) throws WeightsFormatException {
         JsonNode v = n.path(field);
-        if (!v.isNumber() || !(v.asDouble() > 0) || !Double.isFinite(v.asDouble())) {
-            throw new WeightsFormatException(file, "metadata 'thresholds." + field + "': expected a finite positive number, found "
+        if (!v.isNumber() || (positive && !(v.asDouble() > 0)) || !Double.isFinite(v.asDouble())) {
+            throw new WeightsFormatException(file, "metadata 'thresholds." + field + "': expected a finite" + (positive ? " positive" : "") + " number, found "
                     + (v.isMissingNode() ? "nothing" : v.toString()));
         }
         return v.asDouble();

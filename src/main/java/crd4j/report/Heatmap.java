@@ -19,9 +19,10 @@ import java.util.Locale;
  * resolution and blended over the image, on a colour scale that is the same for every part of a model, so a good part
  * looks cool and a bad one hot (no per-image stretch).
  *
- * <p>Scale: 0 (blue) to twice the pixel threshold (red), the threshold in the middle (green-yellow); without thresholds a
- * fixed 0..{@value #UNCALIBRATED_TOP} (a fused map is a sum of per-branch z-scores, so 8 is four standard deviations
- * per branch of a two-branch model). Values outside the scale are clipped. Upsampling is bilinear with pixel centres
+ * <p>Scale: centred on the pixel threshold p (green-yellow, the mask's edge), from p − m (blue) to p + m (red) with m
+ * the larger of p and the image threshold: 0 to 2p for the thresholds training stores (p = image threshold), and a
+ * valid scale for a calibrated p that is lower or negative. Without thresholds a fixed 0..{@value #UNCALIBRATED_TOP}
+ * (a fused map is a sum of per-branch z-scores, so 8 is four standard deviations per branch of a two-branch model). Values outside the scale are clipped. Upsampling is bilinear with pixel centres
  * aligned (PyTorch's {@code align_corners=False}, OpenCV's INTER_LINEAR). A caption at the top gives the score and the
  * decision; a colour bar at the bottom marks the threshold.
  */
@@ -34,17 +35,25 @@ public final class Heatmap {
     /**
      * @param background the input image (RGB, any size; the heatmap gets its size)
      * @param map        the fused map, row-major {@code size×size}
-     * @param threshold  the pixel threshold, or NaN when none is stored
-     * @param caption    the text written on the image (score and decision)
+     * @param thresholds the model's thresholds, or null when none are stored
+     * @param caption    the text written on the image (lines separated by '\n')
      */
-    public static BufferedImage render(Image8 background, double[] map, int size, double threshold, String caption) {
+    public static BufferedImage render(Image8 background, double[] map, int size, crd4j.detect.Thresholds thresholds, String caption) {
         int w = background.width(), h = background.height();
-        double top = Double.isNaN(threshold) ? UNCALIBRATED_TOP : 2 * threshold;
+        double lo, top;
+        if (thresholds == null) {
+            lo = 0;
+            top = UNCALIBRATED_TOP;
+        } else {
+            double p = thresholds.pixel(), m = Math.max(p, thresholds.image());
+            lo = p - m;
+            top = p + m;
+        }
         double[] up = upsample(map, size, size, w, h);
         BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
         for (int y = 0; y < h; y++) {
             for (int x = 0; x < w; x++) {
-                double t = Math.max(0, Math.min(1, up[y * w + x] / top));
+                double t = Math.max(0, Math.min(1, (up[y * w + x] - lo) / (top - lo)));
                 double[] heat = jet(t);
                 int rgb = 0;
                 for (int c = 0; c < 3; c++) {
@@ -82,7 +91,7 @@ public final class Heatmap {
                 g.setColor(new Color((float) c[0], (float) c[1], (float) c[2]));
                 g.drawLine(x, y0, x, h - 1);
             }
-            if (!Double.isNaN(threshold)) {
+            if (thresholds != null) {
                 g.setColor(Color.WHITE);
                 g.setStroke(new BasicStroke(Math.max(1, barH / 3f)));
                 g.drawLine(w / 2, y0 - barH, w / 2, h - 1);

@@ -140,6 +140,16 @@ class DecisionReferenceTest {
     }
 
     @Test
+    void theImageThresholdMustBePositiveThePixelThresholdOnlyFinite() {
+        // a weak model's best pixel F1 can lie below zero (measured: -1.6 on a 1-epoch tiny model of the synthetic puck)
+        Thresholds t = new Thresholds(1.5, -1.6, "f1-max", 7);
+        assertEquals(3, Decision.of(t, 1.0, new double[]{-2, -1.6, 0, 3}, 2).maskArea(), "every pixel from -1.6 up");
+        assertThrows(IllegalArgumentException.class, () -> new Thresholds(0.0, 1.0, "x", 1));
+        assertThrows(IllegalArgumentException.class, () -> new Thresholds(1.0, Double.NaN, "x", 1));
+        assertThrows(IllegalArgumentException.class, () -> new Thresholds(Double.POSITIVE_INFINITY, 1.0, "x", 1));
+    }
+
+    @Test
     void aResultWithoutThresholdsSaysToCalibrate() {
         Detector.Result r = new Detector.Result(1.0, new double[4], 2, List.of(), MissingStrategy.FILTER);
         assertFalse(r.hasDecision());
