@@ -303,7 +303,9 @@ public final class Evaluation {
         maps.values().removeIf(l -> l.size() != test.size());
         MvtecDataset ds = split.dataset();
         String category = ds.categoryDir().getFileName().toString();
-        return new Evaluation(category, ds, model, det.presetName(), split.size(), scored, maps, gts);
+        Evaluation ev = new Evaluation(category, ds, model, det.presetName(), split.size(), scored, maps, gts);
+        if (det instanceof Detector d) ev.decisionThresholds = d.thresholds();
+        return ev;
     }
 
     // ------------------------------------------------------------------------------------------------ results
@@ -347,6 +349,11 @@ public final class Evaluation {
 
     /** The panel order of the report (see {@link MissRanking}). */
     public MissRanking ranking() { return ranking; }
+
+    /** The decision thresholds stored in the model that scored this split; null when it has none. */
+    public crd4j.detect.Thresholds decisionThresholds() { return decisionThresholds; }
+
+    private crd4j.detect.Thresholds decisionThresholds;
 
     /** {@code [lo, hi]} of a detector's maps over the split: the report's colour scale for that detector. */
     double[] range(String detector) { return range.get(detector).clone(); }

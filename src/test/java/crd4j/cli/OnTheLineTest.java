@@ -304,6 +304,13 @@ class OnTheLineTest {
         assertEquals(0, run("eval", "--device", "cpu", "--data", root.toString(), "--category", "cat", "--model", model.toString(),
                 "--out", ev.toString(), "--save-maps", "--report-samples", "1").code());
         assertTrue(Files.exists(ev.resolve("report.html")) && Files.isDirectory(ev.resolve("maps")));
+        // the report states the model's own decision, and names no spec section
+        String html = Files.readString(ev.resolve("report.html"));
+        Thresholds t = ModelMetadata.read(ModelFile.read(model).meta(), model).thresholds();
+        assertTrue(html.contains("<h2>Decision</h2>") && html.contains(String.format(java.util.Locale.ROOT,
+                "(rule validation-max x1.1, chosen on 3 parts): image %.6g, pixel %.6g", t.image(), t.pixel())), "decision paragraph");
+        assertTrue(html.matches("(?s).*reject \\d of 4 defective parts and \\d of 3 good parts.*"), "decision counts");
+        assertFalse(html.contains("§"), "no spec section in the report");
         Path mine = ev.resolve("notes.txt");
         Files.writeString(mine, "the user's own file");
         // a folder made the ordinary way shows what the umask allows
