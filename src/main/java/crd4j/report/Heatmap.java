@@ -66,6 +66,31 @@ public final class Heatmap {
         Graphics2D g = img.createGraphics();
         try {
             g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+            drawCaption(g, caption, w, h);
+            // colour bar along the bottom, with the threshold marked
+            int barH = Math.max(3, h / 40), y0 = h - barH;
+            for (int x = 0; x < w; x++) {
+                double[] c = jet(w == 1 ? 0 : x / (double) (w - 1));
+                g.setColor(new Color((float) c[0], (float) c[1], (float) c[2]));
+                g.drawLine(x, y0, x, h - 1);
+            }
+            if (thresholds != null) {
+                g.setColor(Color.WHITE);
+                g.setStroke(new BasicStroke(Math.max(1, barH / 3f)));
+                g.drawLine(w / 2, y0 - barH, w / 2, h - 1);
+            }
+        } finally {
+            g.dispose();
+        }
+        return img;
+    }
+
+    /**
+     * Writes the caption in the top-left corner. A JVM without usable fonts (a minimal container without fontconfig)
+     * cannot draw text; the picture is then written without it, since score.json holds the same numbers.
+     */
+    private static void drawCaption(Graphics2D g, String caption, int w, int h) {
+        try {
             // one line per caption line, the font as large as fits the width (at most 1/16 of the side, at least 7 px)
             String[] lines = caption.split("\n");
             int fontPx = Math.max(7, Math.min(w, h) / 16);
@@ -84,22 +109,10 @@ public final class Heatmap {
             g.fillRect(0, 0, Math.min(w, widest + 2 * pad), lines.length * fm.getHeight() + pad);
             g.setColor(Color.WHITE);
             for (int i = 0; i < lines.length; i++) g.drawString(lines[i], pad, i * fm.getHeight() + fm.getAscent() + pad / 2);
-            // colour bar along the bottom, with the threshold marked
-            int barH = Math.max(3, h / 40), y0 = h - barH;
-            for (int x = 0; x < w; x++) {
-                double[] c = jet(w == 1 ? 0 : x / (double) (w - 1));
-                g.setColor(new Color((float) c[0], (float) c[1], (float) c[2]));
-                g.drawLine(x, y0, x, h - 1);
-            }
-            if (thresholds != null) {
-                g.setColor(Color.WHITE);
-                g.setStroke(new BasicStroke(Math.max(1, barH / 3f)));
-                g.drawLine(w / 2, y0 - barH, w / 2, h - 1);
-            }
-        } finally {
-            g.dispose();
+        } catch (RuntimeException | Error e) {
+            if (e instanceof VirtualMachineError v) throw v;
+            // no fonts: no caption
         }
-        return img;
     }
 
     /** The caption (lines separated by '\n'): decision, score and normalised score, or the note that no threshold is stored. */
