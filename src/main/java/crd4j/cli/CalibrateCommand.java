@@ -33,12 +33,13 @@ import java.util.concurrent.Callable;
  * share of the normal pixels.
  */
 @Command(name = "calibrate", mixinStandardHelpOptions = true,
-        description = {"Choose the model's accept/reject thresholds on labelled parts (ROOT/C/test: good and defective parts",
-                "with ground truth) and store them in the model file (rewritten atomically; weights unchanged).",
-                "--f1 (default): the image threshold with the best F1 over the parts, the pixel threshold with the best F1",
-                "over all pixels. --target-fpr F: the lowest thresholds that reject at most a share F of the good parts and",
-                "flag at most a share F of the normal pixels. Training stores thresholds from the good validation parts",
-                "alone (the highest validation score x 1.1); calibrating on labelled parts is better where you have them."})
+        description = "Choose the model's accept/reject thresholds on labelled parts (ROOT/C/test: good and defective parts "
+                + "with ground truth) and store them in the model file (rewritten atomically; weights unchanged). --f1 "
+                + "(default): the image threshold with the best F1 over the parts, the pixel threshold with the best F1 "
+                + "over all pixels. --target-fpr F: the lowest thresholds that reject at most a share F of the good "
+                + "parts and flag at most a share F of the normal pixels. Training stores thresholds from the good "
+                + "validation parts alone (the highest validation score x 1.1); calibrating on labelled parts is better "
+                + "where you have them.")
 final class CalibrateCommand implements Callable<Integer> {
     @Mixin
     Common common;

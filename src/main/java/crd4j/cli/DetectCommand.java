@@ -41,13 +41,14 @@ import java.util.concurrent.Callable;
 
 /** {@code crd detect}: the fused, normalised, smoothed anomaly map and scores of one sample (§8.3). */
 @Command(name = "detect", mixinStandardHelpOptions = true,
-        description = {"Score one part and decide: writes DIR/map.npy (fused normalised Gaussian-smoothed map, float64 SxS),",
-                "DIR/score.json (score, normalized_score = score / threshold, anomalous, thresholds, defect regions, one score",
-                "per contributing branch, modes, missing), DIR/mask.png (map pixels at or above the pixel threshold, SxS) and",
-                "DIR/heatmap.png (the map over the input image at its resolution, fixed colour scale: the threshold in the",
-                "middle; score and decision written on it). A model without thresholds scores but does not decide",
-                "(run crd calibrate). Either modality may be left out; the model then stands in for it",
-                "(--missing-strategy). Raw files are preprocessed at the model's input side and as its second modality."})
+        description = "Score one part and decide: writes DIR/map.npy (fused normalised Gaussian-smoothed map, float64 SxS), "
+                + "DIR/score.json (score, normalized_score = score / threshold, anomalous, thresholds, defect regions, "
+                + "one score per contributing branch, modes, missing), DIR/mask.png (map pixels at or above the pixel "
+                + "threshold, SxS) and DIR/heatmap.png (the map over the input image at its resolution, fixed colour "
+                + "scale: the threshold in the middle; score and decision written on it). A model without thresholds "
+                + "scores but does not decide (run crd calibrate). Either modality may be left out; the model then "
+                + "stands in for it (--missing-strategy). Raw files are preprocessed at the model's input side and as "
+                + "its second modality.")
 final class DetectCommand implements Callable<Integer> {
     @Mixin
     Common common;

@@ -30,10 +30,11 @@ import java.util.concurrent.Callable;
  * few-modal scoring existed hold only the both-modalities statistics; this adds the rest.
  */
 @Command(name = "stats", mixinStandardHelpOptions = true,
-        description = {"Compute the validation statistics of every scoring mode (both modalities; RGB only and second modality",
-                "only, under each missing-modality strategy) on ROOT/C/validation and store them in the model file, with",
-                "decision thresholds chosen again on the same good parts (the thresholds are in units of the normalised",
-                "map; re-run crd calibrate afterwards if you had calibrated). Rewritten atomically; weights unchanged."})
+        description = "Compute the validation statistics of every scoring mode (both modalities; RGB only and second "
+                + "modality only, under each missing-modality strategy) on ROOT/C/validation and store them in the "
+                + "model file, with decision thresholds chosen again on the same good parts (the thresholds are in "
+                + "units of the normalised map; re-run crd calibrate afterwards if you had calibrated). Rewritten "
+                + "atomically; weights unchanged.")
 final class StatsCommand implements Callable<Integer> {
     @Mixin
     Common common;

@@ -27,9 +27,9 @@ import java.util.concurrent.Callable;
  * {@link SecondInputOptions}) is recorded in the model file with the recipe and the seed.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = {"Train a CRD model on one MVTec 3D-AD / Eyecandies category, then store the validation statistics that",
-                "normalise its maps and the decision thresholds chosen on the good validation parts (highest score x 1.1;",
-                "crd calibrate re-picks them on labelled parts)."})
+        description = "Train a CRD model on one MVTec 3D-AD / Eyecandies category, then store the validation statistics "
+                + "that normalise its maps and the decision thresholds chosen on the good validation parts (highest "
+                + "score x 1.1; crd calibrate re-picks them on labelled parts).")
 final class TrainCommand implements Callable<Integer> {
     static final String STATE_SUFFIX = TrainingRun.STATE_SUFFIX;
 
