@@ -131,9 +131,24 @@ final class InspectCommand implements Callable<Integer> {
             HostTensor t = e.getValue().toFloat32();
             files.put(e.getKey() + ".npy", f -> Npy.write(f, t));
         }
-        OutputDirectory.write(out, files);
+        OutputDirectory.write(out, files, OUTPUTS);
         System.out.println("wrote " + result.size() + " arrays to " + out);
         return 0;
+    }
+
+    /** Every top-level name inspect can write: a rerun into the same --out leaves none of an earlier run's behind. */
+    static final java.util.Set<String> OUTPUTS = outputs();
+
+    private static java.util.Set<String> outputs() {
+        java.util.Set<String> o = new java.util.HashSet<>(java.util.List.of("gt.npy", "rgb", "depth", "normals"));
+        for (String m : new String[]{"rgb", "depth", "normals"}) {
+            o.add("input_" + m + ".npy");
+            for (int k = 1; k <= 3; k++) {
+                o.add("teacher_" + m + "_" + k + ".npy");
+                o.add("estimated_" + m + "_" + k + ".npy");
+            }
+        }
+        return java.util.Set.copyOf(o);
     }
 
     static Preset presetFor(int base, int size) {

@@ -333,6 +333,19 @@ class OnTheLineTest {
     }
 
     @Test
+    void inspectRerunWithoutWeightsLeavesNoNetworkOutputsBehind(@TempDir Path tmp) throws Exception {
+        Path rgb = files("test", "good", "rgb").get(0), xyz = files("test", "good", "xyz").get(0);
+        Path out = tmp.resolve("inspect");
+        assertEquals(0, run("inspect", "--device", "cpu", "--checkpoint", model.toString(), "--rgb-image", rgb.toString(), "--xyz", xyz.toString(),
+                "--out", out.toString()).code());
+        assertTrue(Files.exists(out.resolve("teacher_rgb_1.npy")) && Files.isDirectory(out.resolve("depth")));
+        assertEquals(0, run("inspect", "--rgb-image", rgb.toString(), "--xyz", xyz.toString(), "--out", out.toString()).code());
+        try (var s = Files.list(out)) {
+            assertEquals(List.of("input_depth.npy", "input_rgb.npy"), s.map(p -> p.getFileName().toString()).sorted().toList());
+        }
+    }
+
+    @Test
     void noHelpTextCitesSpecSections() {
         List<String> found = new ArrayList<>();
         check(new CommandLine(new CrdCli()), found);
