@@ -64,6 +64,7 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--missing: expected none, rgb or second, found '" + missing + "'");
         }
         Backend be = common.backend();
+        int threads = common.threadsFor(p);
         CrdModel model = new CrdModel(new NnContext(be, DType.FLOAT32, 0), p, Modality.DEPTH);
         // random weights and statistics: the timing does not depend on the values
         NormalizationStats.Builder sb = NormalizationStats.builder();
@@ -89,7 +90,7 @@ final class BenchCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "{\"what\": \"crd4j %s float32 CRD scoring, Detector.score (teachers + branches + maps +"
                         + " normalisation + fusion + Gaussian)%s\", \"preset\": \"%s\", \"threads\": %d, \"runs_s\": %s, \"median_s\": %.4f}%n",
                 be.name(), missing.equals("none") ? "" : ", without " + missing + " (filter)", p.name(),
-                Runtime.getRuntime().availableProcessors(), times, times.get(times.size() / 2));
+                threads, times, times.get(times.size() / 2));
         return 0;
     }
 }

@@ -14,13 +14,44 @@ final class Common {
     String device;
 
     @Option(names = "--tf32", description = "CUDA only: allow TF32 tensor-core maths in convolutions and GEMMs "
-            + "(faster on Ampere and newer; ~1e-3 relative error instead of float32's, spec §7). Default: off.")
+            + "(faster on Ampere and newer; ~1e-3 relative error instead of float32's). Default: off.")
     boolean tf32;
 
-    @Option(names = "--threads", defaultValue = "0",
-            description = "CPU backend: threads for ND4J's native ops and BLAS (default: ${DEFAULT-VALUE} = one per core;"
-                    + " 1 is faster for the tiny preset).")
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
+            description = "CPU backend: threads for ND4J's native ops and BLAS. Default (0): chosen from the model's preset,"
+                    + " 1 for tiny and small (their operations are too small to gain from more threads), one per core for paper.")
     int threads;
+
+    /**
+     * Applies the thread count for a model of preset {@code p} (the {@link Threads} rule, or {@code --threads});
+     * called by each command once it knows the preset. Returns the count in use.
+     */
+    int threadsFor(crd4j.model.Preset p) {
+        if (threads < 0) throw new IllegalArgumentException("--threads: expected >= 0, found " + threads);
+        // the CUDA backend has no CPU thread pool to size (and ND4J's natives need not load for it)
+        if (cpuBackend) Threads.apply(threads > 0 ? threads : Threads.forPreset(p));
+        return Threads.current();
+    }
+
+    /** Whether {@link #backend} chose the CPU (ND4J) backend. */
+    private boolean cpuBackend;
+
+    /**
+     * {@link #threadsFor} for the model in {@code modelFile}, its preset read from the file's header; a file whose
+     * header cannot be read is left to the command's full read, which names the problem.
+     */
+    void threadsForModel(java.nio.file.Path modelFile) {
+        crd4j.model.Preset p;
+        try {
+            com.fasterxml.jackson.databind.node.ObjectNode meta = crd4j.io.ModelFile.readMeta(modelFile);
+            // a training state holds the model's metadata under "model"
+            if (meta.get("model") instanceof com.fasterxml.jackson.databind.node.ObjectNode m) meta = m;
+            p = crd4j.model.ModelFiles.presetOf(meta);
+        } catch (java.io.IOException | RuntimeException e) {
+            return;
+        }
+        threadsFor(p);
+    }
 
     static crd4j.tensor.DType parseDtype(String dtype) {
         return switch (dtype) {
@@ -38,6 +69,8 @@ final class Common {
     Backend backend() {
         Backends.Selection s = Backends.select(device, new Backends.Options(tf32, threads));
         if (s.note() != null) note("crd: " + s.note());
+        cpuBackend = s.backend().getClass().getName().equals("crd4j.backend.nd4j.Nd4jBackend");
+        if (cpuBackend && threads > 0) Threads.apply(threads);
         return s.backend();
     }
 

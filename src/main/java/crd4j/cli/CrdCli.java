@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** {@code crd}: the command-line entry point. */
 @Command(name = "crd", mixinStandardHelpOptions = true, versionProvider = CrdCli.Version.class,
         description = "Crossmodal Reverse Distillation (CRD) RGB-D anomaly detection on the JVM.",
-        subcommands = {SynthCommand.class, TrainCommand.class, EvalCommand.class, DetectCommand.class, InspectCommand.class, StatsCommand.class,
+        subcommands = {SynthCommand.class, TrainCommand.class, EvalCommand.class, DetectCommand.class, CalibrateCommand.class, InspectCommand.class, StatsCommand.class,
                 DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class CrdCli implements Runnable {
     @CommandLine.Spec

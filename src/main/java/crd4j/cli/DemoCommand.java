@@ -101,9 +101,8 @@ final class DemoCommand implements Callable<Integer> {
         if (p == Preset.PAPER) throw new IllegalArgumentException("--preset: paper is too large for a CPU demo; use tiny or small");
         SyntheticRgbd.Options synth = new SyntheticRgbd.Options(categories, seed, 2 * p.size(), train, validation, testGood, testDefect);
         prepareOut();
-        // measured on 2 cores: the tiny preset trains 1.8x faster on one thread (benchmarks/RESULTS.md)
-        if (common.threads == 0 && p == Preset.TINY) common.threads = 1;
         Backend be = common.backend();
+        common.threadsFor(p);   // the preset's thread count (Threads)
         long t0 = System.nanoTime();
 
         Path data = out.resolve("data");

@@ -9,6 +9,13 @@ import crd4j.detect.Detector;
 import crd4j.detect.MissingStrategy;
 import crd4j.detect.Sample;
 import crd4j.detect.NormalizationStats;
+import crd4j.detect.Decision;
+import crd4j.detect.ModelInputs;
+import crd4j.detect.ModelMetadata;
+import crd4j.data.Image8;
+import crd4j.data.ImageInputs;
+import crd4j.data.XyzTiff;
+import crd4j.report.Heatmap;
 import crd4j.io.AtomicFiles;
 import crd4j.io.Npy;
 import crd4j.model.Checkpoints;
@@ -22,9 +29,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import javax.imageio.ImageIO;
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -34,10 +38,14 @@ import java.util.concurrent.Callable;
 
 /** {@code crd detect}: the fused, normalised, smoothed anomaly map and scores of one sample (§8.3). */
 @Command(name = "detect", mixinStandardHelpOptions = true,
-        description = {"Score one sample: writes DIR/map.npy (fused normalised Gaussian-smoothed map, float64 SxS),",
-                "DIR/score.json ({\"score\", one score per contributing branch, \"modes\", \"missing\"}) and DIR/heatmap.png",
-                "(the map over the RGB image). Either modality may be left out; the model then stands in for it",
-                "(--missing-strategy). Raw files are preprocessed at the model's input side."})
+        description = "Score one part and decide: writes DIR/map.npy (fused normalised Gaussian-smoothed map, float64 SxS), "
+                + "DIR/score.json (score, normalized_score = score / threshold, anomalous, thresholds, defect regions, "
+                + "one score per contributing branch, modes, missing), DIR/mask.png (map pixels at or above the pixel "
+                + "threshold, SxS) and DIR/heatmap.png (the map over the input image at its resolution, fixed colour "
+                + "scale: the threshold in the middle; score and decision written on it). A model without thresholds "
+                + "scores but does not decide (run crd calibrate). Either modality may be left out; the model then "
+                + "stands in for it (--missing-strategy). Raw files are preprocessed at the model's input side and as "
+                + "its second modality.")
 final class DetectCommand implements Callable<Integer> {
     @Mixin
     Common common;
@@ -51,7 +59,8 @@ final class DetectCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", description = "Reference CRD checkpoint .pth (with --teacher and --stats).")
     Path checkpoint;
 
-    @Option(names = "--stats", description = "JSON {\"rgb\": {\"mean\", \"std\"}, \"depth\": {\"mean\", \"std\"}} (§8.2); overrides the model file's.")
+    @Option(names = "--stats", description = "JSON {\"rgb\": {\"mean\", \"std\"}, \"depth\": {\"mean\", \"std\"}}: the"
+            + " validation statistics that normalise each branch's map; overrides the model file's.")
     Path statsFile;
 
     @Mixin
@@ -82,90 +91,149 @@ final class DetectCommand implements Callable<Integer> {
         }
         Backend be = common.backend();
         NnContext ctx = new NnContext(be, dt, 0);
-        CrdModel model;
-        NormalizationStats stats = null;
-        String modelName;
-        SecondInput second;
+        Detector detector;
+        Sample sample;
+        String key;
         if (modelFile != null) {
             ModelFiles.Loaded l = ModelFiles.load(modelFile, ctx);
-            model = l.model();
-            modelName = modelFile.toString();
-            second = SecondInput.ofModel(l.meta(), modelFile);
-            secondOptions.choice().check(second, modelFile);
-            var node = l.meta().get("stats");
-            if (statsFile == null && node != null && !node.isNull()) {
-                stats = NormalizationStats.fromJson(node, model.secondModality().key(), modelFile);
-            }
+            ModelMetadata meta = ModelMetadata.read(l.meta(), modelFile);
+            secondOptions.choice().check(meta.secondInput(), modelFile);
+            inputs.check(true, meta.secondInput());
+            key = l.model().secondModality().key();
+            NormalizationStats stats = statsFile != null ? NormalizationStats.read(statsFile, key) : meta.requireStats(modelFile);
+            detector = Detector.of(l.model(), meta, stats, modelFile, be);
+            common.threadsFor(l.model().preset());
+            // the model's own preprocessing: its input side, its second modality (Detector.score(Path, Path))
+            detector.checkCanServe(inputs.rgbFile() != null, inputs.secondFile() != null, strategy);
+            sample = detector.inputs().load(inputs.rgbFile(), inputs.secondFile());
         } else {
-            second = inputs.secondWithoutModel(secondOptions);
+            SecondInput second = inputs.secondWithoutModel(secondOptions);
             Map<String, HostTensor> sd = Checkpoints.readTeacher(teacher);
-            model = new CrdModel(ctx, InspectCommand.presetFor(Checkpoints.teacherBase(sd, teacher), inputs.sizeOfGivenTensors()),
+            CrdModel model = new CrdModel(ctx, InspectCommand.presetFor(Checkpoints.teacherBase(sd, teacher), inputs.sizeOfGivenTensors()),
                     second.branch());
             Checkpoints.loadTeacher(model.teacher(), sd, teacher);
             Checkpoints.loadReference(model, checkpoint);
-            modelName = checkpoint.toString();
+            common.threadsFor(model.preset());
+            int s = model.preset().size();
+            SampleInputs.Loaded in = inputs.load(s, true, second);
+            SampleInputs.checkAgainst(in, s, checkpoint.toString());
+            key = model.secondModality().key();
+            if (statsFile == null) throw new IllegalArgumentException("no normalisation statistics: give --stats S.json");
+            detector = new Detector(be, model, NormalizationStats.read(statsFile, key), statsFile.toString(), second, null);
+            sample = Sample.of(in.rgb(), in.other());
         }
-        int s = model.preset().size();
-        SampleInputs.Loaded in = inputs.load(s, true, second);
-        SampleInputs.checkAgainst(in, s, modelName);
-        String key = model.secondModality().key();
-        if (statsFile != null) stats = NormalizationStats.read(statsFile, key);
-        if (stats == null) throw new IllegalArgumentException("no normalisation statistics: give --stats S.json");
-        Detector.Result r = new Detector(be, model, stats, statsFile != null ? statsFile.toString() : modelName)
-                .score(Sample.of(in.rgb(), in.other()), strategy);
+        int s = detector.size();
+        Detector.Result r = detector.score(sample, strategy);
+        boolean complete = sample.complete();
+        Picture bg = background(inputs.rgbFile(), inputs.secondFile(), sample, s);
 
-        ObjectMapper json = new ObjectMapper();
-        ObjectNode score = json.createObjectNode();
-        score.put("score", r.score());
-        for (AnomalyScoring.BranchScore b : r.branches()) score.put(b.branch(), b.score());
-        ObjectNode modes = score.putObject("modes");
-        for (AnomalyScoring.BranchScore b : r.branches()) modes.put(b.branch(), b.mode().key());
-        if (in.complete()) score.putNull("missing");
-        else score.put("missing", in.rgb() == null ? "rgb" : key);
-        if (!in.complete()) score.put("strategy", strategy.key());
-        byte[] png = heatmap(in.rgb() != null ? in.rgb() : in.other(), r.map(), s);
-        byte[] scoreJson = json.writerWithDefaultPrettyPrinter().writeValueAsString(score).getBytes(StandardCharsets.UTF_8);
+        ObjectNode score = scoreJson(r, complete ? null : sample.hasRgb() ? key : "rgb", strategy, s, bg.image().width(), bg.image().height());
+        String caption = Heatmap.caption(r.score(), r.hasDecision() ? r.normalizedScore() : null, r.hasDecision() ? r.anomalous() : null,
+                Detector.Result.NO_THRESHOLD);
+        byte[] png = Heatmap.png(Heatmap.render(bg.image(), r.map(), s, r.hasDecision() ? r.decision().thresholds() : null, caption));
+        byte[] scoreBytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(score).getBytes(StandardCharsets.UTF_8);
         Map<String, OutputDirectory.FileWriter> files = new LinkedHashMap<>();
         files.put("map.npy", f -> Npy.write(f, HostTensor.of(r.map(), s, s)));
-        files.put("score.json", f -> AtomicFiles.write(f, scoreJson));
+        files.put("score.json", f -> AtomicFiles.write(f, scoreBytes));
         files.put("heatmap.png", f -> AtomicFiles.write(f, png));
-        OutputDirectory.write(out, files);
+        if (r.hasDecision()) {
+            byte[] mask = Heatmap.maskPng(r.mask(), s, s);
+            files.put("mask.png", f -> AtomicFiles.write(f, mask));
+        }
+        OutputDirectory.write(out, files, OUTPUTS);
         StringBuilder parts = new StringBuilder();
         for (AnomalyScoring.BranchScore b : r.branches()) {
             parts.append(parts.length() == 0 ? "" : ", ").append(b.branch())
                     .append(b.mode() == BranchMode.REAL ? "" : " (" + b.mode().key() + ")").append(String.format(Locale.ROOT, " %.4f", b.score()));
         }
-        System.out.printf(Locale.ROOT, "score %.4f (%s)%s -> %s%n", r.score(), parts,
-                in.complete() ? "" : " without " + (in.rgb() == null ? "rgb" : key) + ", strategy " + strategy.key(), out);
+        String decision = r.hasDecision()
+                ? String.format(Locale.ROOT, ": %s (%.3f x threshold, %d defect region%s)", r.anomalous() ? "REJECT" : "ACCEPT",
+                r.normalizedScore(), r.regions().size(), r.regions().size() == 1 ? "" : "s")
+                : " (" + Detector.Result.NO_THRESHOLD + ")";
+        System.out.printf(Locale.ROOT, "score %.4f%s [%s]%s -> %s%n", r.score(), decision, parts,
+                complete ? "" : " without " + (sample.hasRgb() ? key : "rgb") + ", strategy " + strategy.key(), out);
         return 0;
     }
 
-    /** The map (min–max scaled, blue→red) blended 50/50 over the de-normalised RGB input. */
-    static byte[] heatmap(HostTensor rgbInput, double[] map, int s) throws java.io.IOException {
-        double lo = Double.POSITIVE_INFINITY, hi = Double.NEGATIVE_INFINITY;
-        for (double v : map) {
-            lo = Math.min(lo, v);
-            hi = Math.max(hi, v);
-        }
-        float[] in = rgbInput.toFloat32().floats();
-        float[] mean = {0.485f, 0.456f, 0.406f}, std = {0.229f, 0.224f, 0.225f};
-        BufferedImage img = new BufferedImage(s, s, BufferedImage.TYPE_INT_RGB);
-        for (int yy = 0; yy < s; yy++) {
-            for (int xx = 0; xx < s; xx++) {
-                int i = yy * s + xx;
-                double t = hi > lo ? (map[i] - lo) / (hi - lo) : 0;
-                int[] c = new int[3];
-                double[] heat = {Math.min(1, Math.max(0, 1.5 - Math.abs(4 * t - 3))), Math.min(1, Math.max(0, 1.5 - Math.abs(4 * t - 2))),
-                        Math.min(1, Math.max(0, 1.5 - Math.abs(4 * t - 1)))};
-                for (int ch = 0; ch < 3; ch++) {
-                    double v = in[ch * s * s + i] * std[ch] + mean[ch];
-                    c[ch] = (int) Math.round(255 * Math.min(1, Math.max(0, 0.5 * v + 0.5 * heat[ch])));
-                }
-                img.setRGB(xx, yy, (c[0] << 16) | (c[1] << 8) | c[2]);
+    /** Every file {@code crd detect} writes: a rerun into the same --out replaces them, and removes those it does not write now. */
+    static final java.util.Set<String> OUTPUTS = java.util.Set.of("map.npy", "score.json", "heatmap.png", "mask.png");
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /**
+     * score.json: {@code score}, {@code normalized_score} (score / image threshold; 1.0 is the threshold),
+     * {@code anomalous}, {@code thresholds} ({@code image}, {@code pixel}, {@code rule}), {@code regions} (bounding box
+     * {@code x, y, width, height} and {@code area} in map pixels, {@code peak}, {@code mean}; {@code bbox_input}: the box
+     * in input-image pixels), {@code map_size}, {@code input_size}, one score per contributing branch, {@code modes},
+     * {@code missing}, {@code strategy}. Without thresholds the decision fields are null and {@code decision_note} says
+     * why. Every number is finite (a non-finite one is an error, never a "NaN" string).
+     */
+    static ObjectNode scoreJson(Detector.Result r, String missing, MissingStrategy strategy, int s, int inW, int inH) {
+        ObjectNode score = JSON.createObjectNode();
+        score.put("score", finite(r.score(), "score"));
+        if (r.hasDecision()) {
+            score.put("normalized_score", finite(r.normalizedScore(), "normalized_score"));
+            score.put("anomalous", r.anomalous());
+            score.set("thresholds", r.decision().thresholds().toJson());
+            var regions = score.putArray("regions");
+            double fx = inW / (double) s, fy = inH / (double) s;
+            for (Decision.Region g : r.regions()) {
+                ObjectNode n = regions.addObject();
+                n.put("x", g.x()).put("y", g.y()).put("width", g.width()).put("height", g.height()).put("area", g.area())
+                        .put("peak", finite(g.peak(), "region peak")).put("mean", finite(g.mean(), "region mean"));
+                int x0 = (int) Math.floor(g.x() * fx), y0 = (int) Math.floor(g.y() * fy);
+                int x1 = (int) Math.ceil((g.x() + g.width()) * fx), y1 = (int) Math.ceil((g.y() + g.height()) * fy);
+                n.putObject("bbox_input").put("x", x0).put("y", y0).put("width", x1 - x0).put("height", y1 - y0);
             }
+        } else {
+            score.putNull("normalized_score");
+            score.putNull("anomalous");
+            score.putNull("thresholds");
+            score.putNull("regions");
+            score.put("decision_note", Detector.Result.NO_THRESHOLD);
         }
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        ImageIO.write(img, "png", bytes);
-        return bytes.toByteArray();
+        score.put("map_size", s);
+        score.putArray("input_size").add(inW).add(inH);
+        for (AnomalyScoring.BranchScore b : r.branches()) score.put(b.branch(), finite(b.score(), b.branch() + " score"));
+        ObjectNode modes = score.putObject("modes");
+        for (AnomalyScoring.BranchScore b : r.branches()) modes.put(b.branch(), b.mode().key());
+        if (missing == null) score.putNull("missing");
+        else {
+            score.put("missing", missing);
+            score.put("strategy", strategy.key());
+        }
+        return score;
+    }
+
+    private static double finite(double v, String what) {
+        if (!Double.isFinite(v)) throw new IllegalStateException(what + " is " + v + ": the model produced a non-finite map (nothing written)");
+        return v;
+    }
+
+    /** The image the heatmap is drawn over, at the input's resolution. */
+    record Picture(Image8 image) {}
+
+    /**
+     * The RGB image as given (a raw PNG at its own resolution; a preprocessed tensor de-normalised at S); without
+     * RGB a grey image of the second file's size (an xyz TIFF's or a normals PNG's; S for a tensor).
+     */
+    static Picture background(Path rgbFile, Path secondFile, Sample sample, int s) throws java.io.IOException {
+        if (rgbFile != null) {
+            if (ModelInputs.kindOf(rgbFile) == ModelInputs.FileKind.PNG) return new Picture(ImageInputs.read(rgbFile).toRgb());
+            return new Picture(ImageInputs.denormalize(sample.rgb()));
+        }
+        int w = s, h = s;
+        ModelInputs.FileKind k = ModelInputs.kindOf(secondFile);
+        if (k == ModelInputs.FileKind.TIFF) {
+            XyzTiff t = XyzTiff.read(secondFile);
+            w = t.width();
+            h = t.height();
+        } else if (k == ModelInputs.FileKind.PNG) {
+            Image8 im = ImageInputs.read(secondFile);
+            w = im.width();
+            h = im.height();
+        }
+        byte[] grey = new byte[w * h * 3];
+        java.util.Arrays.fill(grey, (byte) 96);
+        return new Picture(new Image8(w, h, 3, grey));
     }
 }

@@ -49,7 +49,7 @@ import java.util.regex.Pattern;
  * model file is checked before anything is scored, and nothing is published unless all categories succeed.
  */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = {"Evaluate trained CRD models on the test split of one or several categories (spec §9).",
+        description = {"Evaluate trained CRD models on the test split of one or several categories: I-AUROC, I-AP, P-AUROC, P-AP, AU-PRO, F1-max.",
                 "One category: DIR/metrics.json, DIR/report.html [, DIR/maps, DIR/gt].",
                 "Several (--category a,b --model 'runs/{category}.crd4j'): DIR/<category>/… for each, and DIR/metrics.json "
                         + "({\"categories\": …, \"mean\": …}), DIR/summary.md, DIR/report.html with the mean row."})
@@ -194,7 +194,7 @@ final class EvalCommand implements Callable<Integer> {
             dir.put("metrics.json", f -> AtomicFiles.write(f, table.metricsJson()));
             dir.put("summary.md", f -> AtomicFiles.write(f, table.markdown().getBytes(StandardCharsets.UTF_8)));
             if (outputs.report()) dir.put("report.html", f -> AtomicFiles.write(f, table.html(true).getBytes(StandardCharsets.UTF_8)));
-            dir.commit();
+            dir.commit(Evaluation.OUTPUTS);
             System.out.print(table.text());
         }
         System.out.println("wrote " + out.resolve("metrics.json") + ", summary.md" + (outputs.report() ? ", report.html" : "")
@@ -204,6 +204,7 @@ final class EvalCommand implements Callable<Integer> {
 
     private Evaluation evaluate(Backend be, String c, List<FewModalEvaluation.Spec> specs, Consumer<String> progress)
             throws java.io.IOException {
+        common.threadsForModel(modelFile(c));
         long t0 = System.nanoTime();
         Evaluation ev = Evaluation.run(modelFile(c), be, data, c, secondInput.choice(), specs, progress);
         System.err.printf(Locale.ROOT, "crd eval: %s: scored %d test samples in %.1f s%n", c, ev.samples().size(),

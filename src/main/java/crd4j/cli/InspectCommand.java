@@ -52,7 +52,7 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", description = "Reference CRD checkpoint .pth ({'student_rgb', 'student_depth'}) or a crd4j model file.")
     Path checkpoint;
 
-    @Option(names = "--gt", description = "Raw ground-truth mask (PNG): writes DIR/gt.npy, resized and binarised (§2.4).")
+    @Option(names = "--gt", description = "Raw ground-truth mask (PNG): writes DIR/gt.npy, resized to the input side and binarised at 0.5.")
     Path gt;
 
     @Option(names = "--out", required = true, description = "Output directory.")
@@ -89,7 +89,7 @@ final class InspectCommand implements Callable<Integer> {
                 // raw files are preprocessed at the model's side and as its second input, so the model comes first
                 ModelFiles.Loaded l = ModelFiles.load(checkpoint, ctx);
                 model = l.model();
-                second = SecondInput.ofModel(l.meta(), checkpoint);
+                second = crd4j.detect.ModelMetadata.read(l.meta(), checkpoint).secondInput();
                 secondOptions.choice().check(second, checkpoint);
                 if (teacher != null) Checkpoints.loadTeacher(model.teacher(), Checkpoints.readTeacher(teacher), teacher);
                 modelName = checkpoint.toString();
@@ -102,9 +102,17 @@ final class InspectCommand implements Callable<Integer> {
                 if (checkpoint != null) Checkpoints.loadReference(model, checkpoint);
                 modelName = checkpoint != null ? checkpoint.toString() : teacher.toString();
             }
+            common.threadsFor(model.preset());
             int size = model.preset().size();
-            in = inputs.load(size, true, second);
-            SampleInputs.checkAgainst(in, size, modelName);
+            if (checkpoint != null && ModelFiles.looksLikeModelFile(checkpoint)) {
+                // the model's own preprocessing (what Detector.score(Path, Path) uses): its side, its second modality
+                inputs.check(true, second);
+                crd4j.detect.Sample smp = new crd4j.detect.ModelInputs(size, second, modelName).load(inputs.rgbFile(), inputs.secondFile());
+                in = new SampleInputs.Loaded(smp.rgb(), smp.second(), inputs.rgbFile(), inputs.secondFile());
+            } else {
+                in = inputs.load(size, true, second);
+                SampleInputs.checkAgainst(in, size, modelName);
+            }
             HostTensor x = in.rgb(), y = in.other();
             if (dt == DType.FLOAT64) {
                 x = x == null ? null : x.toFloat64();
@@ -123,9 +131,24 @@ final class InspectCommand implements Callable<Integer> {
             HostTensor t = e.getValue().toFloat32();
             files.put(e.getKey() + ".npy", f -> Npy.write(f, t));
         }
-        OutputDirectory.write(out, files);
+        OutputDirectory.write(out, files, OUTPUTS);
         System.out.println("wrote " + result.size() + " arrays to " + out);
         return 0;
+    }
+
+    /** Every top-level name inspect can write: a rerun into the same --out leaves none of an earlier run's behind. */
+    static final java.util.Set<String> OUTPUTS = outputs();
+
+    private static java.util.Set<String> outputs() {
+        java.util.Set<String> o = new java.util.HashSet<>(java.util.List.of("gt.npy", "rgb", "depth", "normals"));
+        for (String m : new String[]{"rgb", "depth", "normals"}) {
+            o.add("input_" + m + ".npy");
+            for (int k = 1; k <= 3; k++) {
+                o.add("teacher_" + m + "_" + k + ".npy");
+                o.add("estimated_" + m + "_" + k + ".npy");
+            }
+        }
+        return java.util.Set.copyOf(o);
     }
 
     static Preset presetFor(int base, int size) {

@@ -20,4 +20,9 @@ final class OutputDirectory {
     static void write(Path out, Map<String, FileWriter> files) throws IOException {
         AtomicDirectory.write(out, files);
     }
+
+    /** As {@link #write(Path, Map)}; {@code owned} (every top-level name the command can write) leaves nothing stale of a rerun. */
+    static void write(Path out, Map<String, FileWriter> files, java.util.Set<String> owned) throws IOException {
+        AtomicDirectory.write(out, files, owned);
+    }
 }

@@ -44,11 +44,11 @@ final class SampleInputs {
     boolean raw() { return rgbImage != null || xyz != null || normals != null; }
 
     /**
-     * Reads the inputs; raw files are preprocessed at side {@code size}, the second one as {@code second} says (the
-     * model's recorded second input: depth, normals, or normals computed from depth). With {@code allowMissing} either
-     * modality may be absent (not both).
+     * Checks the options given against each other and against {@code second} (the model's second input): at most
+     * one file per modality, at least one modality (both unless {@code allowMissing}), and the raw option that names
+     * the model's kind of file ({@code --xyz} for depth and normals-from-depth, {@code --normals} for normals).
      */
-    Loaded load(int size, boolean allowMissing, SecondInput second) throws IOException {
+    void check(boolean allowMissing, SecondInput second) {
         if (rgb != null && rgbImage != null) throw new IllegalArgumentException("give at most one of --rgb (preprocessed .npy) or --rgb-image (raw PNG)");
         int seconds = (depth == null ? 0 : 1) + (xyz == null ? 0 : 1) + (normals == null ? 0 : 1);
         if (seconds > 1) throw new IllegalArgumentException("give at most one of --depth (preprocessed .npy), --xyz (raw TIFF) or --normals (raw PNG)");
@@ -67,6 +67,21 @@ final class SampleInputs {
             throw new IllegalArgumentException(normals + ": a normals PNG, but the model's second input is " + second.describe()
                     + " (give --xyz)");
         }
+    }
+
+    /** The RGB file given (preprocessed .npy or raw PNG), or null. */
+    Path rgbFile() { return rgb != null ? rgb : rgbImage; }
+
+    /** The second-modality file given (preprocessed .npy, xyz TIFF or normals PNG), or null. */
+    Path secondFile() { return depth != null ? depth : xyz != null ? xyz : normals; }
+
+    /**
+     * Reads the inputs; raw files are preprocessed at side {@code size}, the second one as {@code second} says (the
+     * model's recorded second input: depth, normals, or normals computed from depth). With {@code allowMissing} either
+     * modality may be absent (not both).
+     */
+    Loaded load(int size, boolean allowMissing, SecondInput second) throws IOException {
+        check(allowMissing, second);
         HostTensor x = rgb != null ? given(rgb) : rgbImage != null ? ImageInputs.rgbInput(rgbImage, size) : null;
         Path raw = xyz != null ? xyz : normals;
         HostTensor y = depth != null ? given(depth) : raw != null ? second.preprocess(raw, size) : null;

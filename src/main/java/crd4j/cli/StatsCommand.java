@@ -6,6 +6,9 @@ import crd4j.detect.BranchMode;
 import crd4j.detect.NormalizationStats;
 import crd4j.detect.Sample;
 import crd4j.detect.ValidationStatistics;
+import crd4j.detect.Detector;
+import crd4j.detect.ModelMetadata;
+import crd4j.detect.Thresholds;
 import crd4j.io.ModelFile;
 import crd4j.io.WeightsFormatException;
 import crd4j.model.CrdModel;
@@ -27,9 +30,11 @@ import java.util.concurrent.Callable;
  * few-modal scoring existed hold only the both-modalities statistics; this adds the rest.
  */
 @Command(name = "stats", mixinStandardHelpOptions = true,
-        description = {"Compute the validation statistics of every scoring mode (both modalities; RGB only and second modality",
-                "only, under each missing-modality strategy) on ROOT/C/validation and store them in the model file",
-                "(rewritten atomically; weights and other metadata unchanged)."})
+        description = "Compute the validation statistics of every scoring mode (both modalities; RGB only and second "
+                + "modality only, under each missing-modality strategy) on ROOT/C/validation and store them in the "
+                + "model file, with decision thresholds chosen again on the same good parts (the thresholds are in "
+                + "units of the normalised map; re-run crd calibrate afterwards if you had calibrated). Rewritten "
+                + "atomically; weights unchanged.")
 final class StatsCommand implements Callable<Integer> {
     @Mixin
     Common common;
@@ -50,19 +55,26 @@ final class StatsCommand implements Callable<Integer> {
         if (val.isEmpty()) throw new WeightsFormatException(ds.categoryDir().resolve("validation"), "no validation samples");
         Backend be = common.backend();
         ModelFile.Contents c = ModelFile.read(modelFile);
+        ModelMetadata meta = ModelMetadata.read(c.meta(), modelFile);
+        if (!meta.crd()) throw new WeightsFormatException(modelFile, "a single-modality model; crd stats updates CRD model files");
         CrdModel model = ModelFiles.fromContents(c.tensors(), c.meta(), modelFile, new NnContext(be, DType.FLOAT32, 0)).model();
-        if (model.secondModality() != ds.modality()) {
-            throw new WeightsFormatException(modelFile, "model's second modality is " + model.secondModality().key() + " but "
-                    + ds.categoryDir() + " has " + ds.modality().key());
-        }
+        MvtecDataset data = ds.with(meta.secondInput(), "the model " + modelFile.getFileName());
+        common.threadsFor(model.preset());
         int s = model.preset().size();
         long t0 = System.nanoTime();
         NormalizationStats stats = ValidationStatistics.compute(be, model, val.size(), i -> {
-            MvtecDataset.Inputs in = ds.load(val.get(i), s);
+            MvtecDataset.Inputs in = data.load(val.get(i), s);
             return Sample.of(in.rgb(), in.second());
         }, true);
-        c.meta().set("stats", stats.toJson());
-        ModelFile.write(modelFile, c.tensors(), c.meta());
+        // the thresholds are in units of the normalised map, so they are chosen again with the new statistics
+        Thresholds t;
+        try (Detector det = Detector.of(model, meta.withStats(stats), stats, modelFile, be)) {
+            t = ValidationStatistics.thresholds(det, val.size(), i -> {
+                MvtecDataset.Inputs in = data.load(val.get(i), s);
+                return Sample.of(in.rgb(), in.second());
+            });
+        }
+        ModelFile.write(modelFile, c.tensors(), meta.withStats(stats).withThresholds(t).writeOver(c.meta()));
         for (String b : stats.branches()) {
             StringBuilder line = new StringBuilder(b);
             for (BranchMode m : stats.modes(b)) {
@@ -71,6 +83,7 @@ final class StatsCommand implements Callable<Integer> {
             }
             System.out.println(line);
         }
+        System.out.printf(Locale.ROOT, "decision thresholds (%s): image %.5g, pixel %.5g%n", t.rule(), t.image(), t.pixel());
         System.out.printf(Locale.ROOT, "crd stats: %d validation samples, %.1f s; wrote %s%n", val.size(), (System.nanoTime() - t0) / 1e9, modelFile);
         return 0;
     }

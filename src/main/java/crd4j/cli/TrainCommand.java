@@ -27,7 +27,9 @@ import java.util.concurrent.Callable;
  * {@link SecondInputOptions}) is recorded in the model file with the recipe and the seed.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = "Train a CRD model on one MVTec 3D-AD / Eyecandies category (spec §7), then store validation statistics (§8.2).")
+        description = "Train a CRD model on one MVTec 3D-AD / Eyecandies category, then store the validation statistics "
+                + "that normalise its maps and the decision thresholds chosen on the good validation parts (highest "
+                + "score x 1.1; crd calibrate re-picks them on labelled parts).")
 final class TrainCommand implements Callable<Integer> {
     static final String STATE_SUFFIX = TrainingRun.STATE_SUFFIX;
 
@@ -66,7 +68,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Seed for initialisation, random teacher and shuffling (default: the recipe's, 42 or 111).")
     Long seed;
 
-    @Option(names = "--semantics", description = "Fusion gradient semantics (§6.3): detached | joint (default: the recipe's, "
+    @Option(names = "--semantics", description = "Fusion gradient semantics (which losses reach the decoder's fusion weights): detached | joint (default: the recipe's, "
             + "detached for paper-2024, joint for trd-2025).")
     String semantics;
 
@@ -116,6 +118,8 @@ final class TrainCommand implements Callable<Integer> {
                 seed == null ? r.seed() : seed, sem, calibrateTeacher, out, resume, r, secondInput.kind(), secondInput.sobelK(),
                 mapping ? mappingEpochs : 0);
         Backend be = common.backend();
+        if (resume) common.threadsForModel(TrainingRun.statePath(out));
+        else common.threadsFor(c.preset());
         String single = singleModality();
         try (TrainProgress p = TrainProgress.create(progress, "crd train")) {
             if (single == null) TrainingRun.run(be, c, p);

@@ -26,16 +26,26 @@ import java.util.Map;
  *
  * <pre>{@code
  * try (Detector d = Detector.load(Path.of("bagel.crd4j"), new Nd4jBackend())) {
- *     Detector.Result r = d.score(rgbInput, depthInput);   // [1,3,S,S] each, preprocessed (crd4j.data)
- *     Detector.Result r2 = d.score(Sample.rgbOnly(rgbInput), MissingStrategy.FILTER);
+ *     Detector.Result r = d.score(Path.of("rgb/000.png"), Path.of("xyz/000.tiff"));   // preprocessed as the model needs
+ *     if (r.hasDecision() && r.anomalous()) reject(r.normalizedScore(), r.regions());  // thresholds from the model file
+ *     Detector.Result r2 = d.score(Path.of("rgb/000.png"), null, MissingStrategy.FILTER); // the 3D scan failed
+ *     Detector.Result r3 = d.score(rgbInput, depthInput);  // tensors [1,3,S,S] each, preprocessed (crd4j.data)
  * }
  * }</pre>
+ *
+ * <p>The detector owns its preprocessing ({@link #inputs()}): raw files are resized to the model's input side and
+ * the second modality is made as the model file records (depth, normals, or normals computed from depth with its
+ * Sobel k); a file of the wrong kind or size is one clear line. With thresholds ({@link #thresholds()}, stored by
+ * training or {@code crd calibrate}) every {@link Result} carries a {@link Decision}.
  */
 public final class Detector implements Scorer, AutoCloseable {
     private final Backend be;
     private final CrdModel model;
     private final NormalizationStats stats;
     private final String source;
+    private final ModelInputs inputs;
+    private final Thresholds thresholds;
+    private final ModelMetadata metadata;
 
     public Detector(Backend be, CrdModel model, NormalizationStats stats) {
         this(be, model, stats, null);
@@ -43,10 +53,34 @@ public final class Detector implements Scorer, AutoCloseable {
 
     /** {@code source} names the statistics' origin (a model file) in errors; may be null. */
     public Detector(Backend be, CrdModel model, NormalizationStats stats, String source) {
+        this(be, model, stats, source, null, null);
+    }
+
+    /**
+     * A detector with its decision thresholds (null: none stored, {@link Result#anomalous} then says to run
+     * {@code crd calibrate}) and its second input (null: the model's modality as older files meant it, depth from
+     * the xyz TIFF or Eyecandies' normals PNG).
+     */
+    public Detector(Backend be, CrdModel model, NormalizationStats stats, String source, crd4j.data.SecondInput second,
+                    Thresholds thresholds) {
+        this(be, model, stats, source, second, thresholds, null);
+    }
+
+    private Detector(Backend be, CrdModel model, NormalizationStats stats, String source, crd4j.data.SecondInput second,
+                     Thresholds thresholds, ModelMetadata metadata) {
         this.be = be;
         this.model = model;
         this.stats = stats;
         this.source = source;
+        this.thresholds = thresholds;
+        this.metadata = metadata;
+        crd4j.data.SecondInput s = second != null ? second
+                : model.secondModality() == crd4j.model.Modality.DEPTH ? crd4j.data.SecondInput.DEPTH : crd4j.data.SecondInput.NORMALS;
+        if (s.branch() != model.secondModality()) {
+            throw new IllegalArgumentException("second input " + s.describe() + " feeds a " + s.branch().key() + " branch, but the model's is "
+                    + model.secondModality().key());
+        }
+        this.inputs = new ModelInputs(model.preset().size(), s, source);
         model.train(false);
     }
 
@@ -55,17 +89,35 @@ public final class Detector implements Scorer, AutoCloseable {
         return of(crd4j.model.ModelFiles.load(modelFile, new crd4j.nn.NnContext(be, DType.FLOAT32, 0)), modelFile, be);
     }
 
-    /** A detector from a model file already loaded (its metadata, e.g. the teacher source, stays with the caller). */
+    /** A detector from a model file already loaded; its typed metadata is {@link #metadata()}. */
     public static Detector of(crd4j.model.ModelFiles.Loaded l, java.nio.file.Path modelFile, Backend be) throws java.io.IOException {
-        var statsNode = l.meta().get("stats");
-        if (statsNode == null || statsNode.isNull()) {
-            throw new crd4j.io.WeightsFormatException(modelFile, "metadata 'stats': missing (train with validation, or give --stats)");
-        }
-        return new Detector(be, l.model(), NormalizationStats.fromJson(statsNode, l.model().secondModality().key(), modelFile),
-                modelFile.toString());
+        ModelMetadata meta = ModelMetadata.read(l.meta(), modelFile);
+        return of(l.model(), meta, meta.requireStats(modelFile), modelFile, be);
+    }
+
+    /**
+     * A detector for {@code model} as {@code meta} describes it, normalised with {@code stats} (the metadata's, or
+     * statistics given separately); {@code modelFile} names it in errors.
+     */
+    public static Detector of(CrdModel model, ModelMetadata meta, NormalizationStats stats, java.nio.file.Path modelFile, Backend be) {
+        return new Detector(be, model, stats, modelFile.toString(), meta.secondInput(), meta.thresholds(), meta);
     }
 
     public CrdModel model() { return model; }
+
+    /** The model file's typed metadata; null when this detector was built from weights directly. */
+    public ModelMetadata metadata() { return metadata; }
+
+    /** The decision thresholds; null when the model has none (older files: run {@code crd calibrate}). */
+    public Thresholds thresholds() { return thresholds; }
+
+    /** This model's preprocessing: raw files or preprocessed tensors to network inputs at its side and modality. */
+    public ModelInputs inputs() { return inputs; }
+
+    /** The same model and statistics deciding with {@code t} instead (e.g. thresholds being chosen by calibration). */
+    public Detector withThresholds(Thresholds t) {
+        return new Detector(be, model, stats, source, inputs.secondInput(), t, metadata == null ? null : metadata.withThresholds(t));
+    }
 
     @Override
     public int size() { return model.preset().size(); }
@@ -88,7 +140,41 @@ public final class Detector implements Scorer, AutoCloseable {
      *                 (real, or what stood in for a missing modality), its smoothed normalised map and that map's max
      * @param strategy how a missing modality was stood in for (irrelevant when the sample was complete)
      */
-    public record Result(double score, double[] map, int size, List<AnomalyScoring.BranchScore> branches, MissingStrategy strategy) {
+    public record Result(double score, double[] map, int size, List<AnomalyScoring.BranchScore> branches, MissingStrategy strategy,
+                         Decision decision) {
+        /** The message where a decision is asked of a model without thresholds. */
+        public static final String NO_THRESHOLD = "no threshold stored: run crd calibrate";
+
+        /** A result without a decision (a model without thresholds). */
+        public Result(double score, double[] map, int size, List<AnomalyScoring.BranchScore> branches, MissingStrategy strategy) {
+            this(score, map, size, branches, strategy, null);
+        }
+
+        /** This result with the decision of {@code t} (null: none). */
+        public Result decide(Thresholds t) {
+            return new Result(score, map, size, branches, strategy, t == null ? null : Decision.of(t, score, map, size));
+        }
+
+        /** True when the model holds thresholds, so {@link #anomalous} and the rest can answer. */
+        public boolean hasDecision() { return decision != null; }
+
+        private Decision need() {
+            if (decision == null) throw new IllegalStateException(NO_THRESHOLD);
+            return decision;
+        }
+
+        /** Whether the part is rejected: its score reaches the image threshold. */
+        public boolean anomalous() { return need().anomalous(); }
+
+        /** The score divided by the image threshold: 1.0 is the threshold. */
+        public double normalizedScore() { return need().normalizedScore(); }
+
+        /** The binary defect mask, row-major S×S: 1 where the fused map reaches the pixel threshold (a copy). */
+        public int[] mask() { return need().mask(); }
+
+        /** The mask's connected defect regions, in map pixels. */
+        public List<Decision.Region> regions() { return need().regions(); }
+
         /** The contribution of the branch named {@code key} ("rgb", "depth", "normals"), or null when it did not contribute. */
         public AnomalyScoring.BranchScore branch(String key) {
             for (AnomalyScoring.BranchScore b : branches) if (b.branch().equals(key)) return b;
@@ -100,6 +186,22 @@ public final class Detector implements Scorer, AutoCloseable {
             for (AnomalyScoring.BranchScore b : branches) if (b.mode() != BranchMode.REAL) return false;
             return true;
         }
+    }
+
+    /**
+     * Scores one part from its files, preprocessed as this model needs (at its input side, as its second modality:
+     * {@link ModelInputs}); either may be null (a missing modality, stood in for with {@link MissingStrategy#FILTER}).
+     * Each file may be a raw one (an RGB PNG; an xyz TIFF or a normals PNG) or a preprocessed [1,3,S,S] {@code .npy}.
+     */
+    public Result score(java.nio.file.Path rgb, java.nio.file.Path second) throws java.io.IOException {
+        return score(rgb, second, MissingStrategy.FILTER);
+    }
+
+    /** As {@link #score(java.nio.file.Path, java.nio.file.Path)}, a missing modality stood in for as {@code strategy} says. */
+    public Result score(java.nio.file.Path rgb, java.nio.file.Path second, MissingStrategy strategy) throws java.io.IOException {
+        Sample s = inputs.load(rgb, second);
+        checkCanServe(s.hasRgb(), s.hasSecond(), strategy);
+        return score(s, strategy);
     }
 
     /** Scores one complete preprocessed sample ([1,3,S,S] each). */
@@ -135,7 +237,7 @@ public final class Detector implements Scorer, AutoCloseable {
             AnomalyScoring.Forward f = AnomalyScoring.forward(g, model, model.teacherForward(g, xt, yt), strategy);
             List<double[]> raw = AnomalyScoring.rawMaps(be, f, s);
             AnomalyScoring.Scores sc = AnomalyScoring.combine(plan, raw, planStats, s);
-            return new Result(sc.score(), sc.map(), s, sc.branches(), strategy);
+            return new Result(sc.score(), sc.map(), s, sc.branches(), strategy).decide(thresholds);
         } finally {
             g.release();
             if (xt != null) xt.close();
@@ -204,7 +306,7 @@ public final class Detector implements Scorer, AutoCloseable {
             }
         }
         AnomalyScoring.Scores sc = AnomalyScoring.fromDevice(plan, maps, s);
-        return new Result(sc.score(), sc.map(), s, sc.branches(), strategy);
+        return new Result(sc.score(), sc.map(), s, sc.branches(), strategy).decide(thresholds);
     }
 
     /** [1 + B, S, S] float64 on the device: {fused, each branch alone}, normalised and smoothed (§8.1–§8.3). */

@@ -89,6 +89,16 @@ public final class ValidationStatistics {
         return b.build();
     }
 
+    /**
+     * The decision thresholds of the good validation parts ({@link Thresholds#fromValidation}): each part scored
+     * complete by {@code det} (which normalises with the validation statistics just computed).
+     */
+    public static Thresholds thresholds(Detector det, int count, Loader samples) throws IOException {
+        double[] scores = new double[count];
+        for (int i = 0; i < count; i++) scores[i] = det.score(samples.load(i), MissingStrategy.FILTER).score();
+        return Thresholds.fromValidation(scores);
+    }
+
     /** Mean and population standard deviation (numpy's {@code mean}, {@code std} with ddof 0), two passes in float64. */
     public static double[] meanStd(double[] v) {
         double m = 0;

@@ -69,7 +69,7 @@ public final class AtomicDirectory implements AutoCloseable {
             Files.createDirectories(abs.getParent());
             removeStale(abs.getParent(), abs.getFileName().toString());
             AtomicFiles.beforeCreate.accept(abs.getParent());
-            staging = Files.createTempDirectory(abs.getParent(), "." + abs.getFileName() + ".partial-");
+            staging = createStaging(abs.getParent(), "." + abs.getFileName() + ".partial-");
             lockFile = staging.resolveSibling(staging.getFileName() + ".lock");
             lock = FileChannel.open(lockFile, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         } catch (IOException e) {
@@ -79,11 +79,36 @@ public final class AtomicDirectory implements AutoCloseable {
         return new AtomicDirectory(abs, staging, lockFile, lock);
     }
 
+    /**
+     * A fresh staging directory with the permissions of any directory the user creates (0777 less the umask), not
+     * the owner-only 0700 of {@code Files.createTempDirectory}: when {@code out} does not exist the staging
+     * directory itself becomes {@code out}.
+     */
+    private static Path createStaging(Path parent, String prefix) throws IOException {
+        java.security.SecureRandom rnd = new java.security.SecureRandom();
+        for (int attempt = 0; ; attempt++) {
+            Path p = parent.resolve(prefix + Long.toUnsignedString(rnd.nextLong(), 36));
+            try {
+                return Files.createDirectory(p);
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                if (attempt > 100) throw e;
+            }
+        }
+    }
+
     /** Writes every file of {@code files} (path relative to {@code out} → writer), then commits; all or nothing. */
     public static void write(Path out, Map<String, ? extends FileWriter> files) throws IOException {
+        write(out, files, Set.of());
+    }
+
+    /**
+     * As {@link #write(Path, Map)}, and a rerun leaves no stale output: see {@link #commit(Set)}; {@code owned} names
+     * every top-level file or folder the command can write.
+     */
+    public static void write(Path out, Map<String, ? extends FileWriter> files, Set<String> owned) throws IOException {
         try (AtomicDirectory d = stage(out)) {
             for (Map.Entry<String, ? extends FileWriter> e : files.entrySet()) d.put(e.getKey(), e.getValue());
-            d.commit();
+            d.commit(owned);
         }
     }
 
@@ -117,8 +142,20 @@ public final class AtomicDirectory implements AutoCloseable {
         }
     }
 
-    /** Moves every staged file into {@code out}. */
+    /** Moves every staged file into {@code out}; other files in {@code out} stay (see {@link #commit(Set)}). */
     public void commit() throws IOException {
+        commit(Set.of());
+    }
+
+    /**
+     * Moves the staged output into {@code out} so that {@code out} holds this run's output and nothing stale of an
+     * earlier one: a top-level folder written now replaces its old version whole (an earlier run's {@code maps/}
+     * with other samples does not survive), and a top-level entry named in {@code owned} (what the command can
+     * write) that this run did not write is removed (an old {@code report.html} after {@code --no-report}). Anything
+     * else in {@code out} is the user's and stays. The old versions are moved into the staging directory first and
+     * deleted with it, so a failure part way leaves every file either old or new, never partial.
+     */
+    public void commit(Set<String> owned) throws IOException {
         if (committed) return;
         try {
             if (Files.isDirectory(target) && isEmpty(target)) {
@@ -131,10 +168,32 @@ public final class AtomicDirectory implements AutoCloseable {
             if (!Files.exists(target)) {
                 Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
             } else {
+                Set<String> tops = new LinkedHashSet<>();
+                for (String rel : files) tops.add(Path.of(rel).getName(0).toString());
+                try (var s = Files.list(staging)) {
+                    s.forEach(p -> tops.add(p.getFileName().toString()));   // folders made by mkdirs too
+                }
+                Path replaced = staging.resolve(REPLACED);
+                for (String name : new java.util.TreeSet<>(union(owned, tops))) {
+                    Path old = target.resolve(name);
+                    boolean staleEntry = !tops.contains(name) || Files.isDirectory(staging.resolve(name), java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                    if (staleEntry && Files.exists(old, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                        Files.createDirectories(replaced);
+                        Files.move(old, replaced.resolve(name), StandardCopyOption.ATOMIC_MOVE);
+                    }
+                }
+                for (String name : tops) {
+                    Path src = staging.resolve(name);
+                    if (Files.isDirectory(src, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                        Files.move(src, target.resolve(name), StandardCopyOption.ATOMIC_MOVE);
+                    }
+                }
                 for (String rel : files) {
+                    Path src = staging.resolve(rel);
+                    if (!Files.exists(src)) continue;   // moved with its folder
                     Path dst = target.resolve(rel);
                     Files.createDirectories(dst.getParent());
-                    Files.move(staging.resolve(rel), dst, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                    Files.move(src, dst, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                 }
             }
         } catch (IOException e) {
@@ -155,6 +214,15 @@ public final class AtomicDirectory implements AutoCloseable {
                 lock.close();
             }
         }
+    }
+
+    /** The staging directory's folder for the old versions that a commit replaces (deleted with the staging directory). */
+    private static final String REPLACED = ".crd4j-replaced";
+
+    private static Set<String> union(Set<String> a, Set<String> b) {
+        Set<String> u = new LinkedHashSet<>(a);
+        u.addAll(b);
+        return u;
     }
 
     private static boolean isEmpty(Path dir) throws IOException {

@@ -106,6 +106,35 @@ public final class ModelFile {
         return new Contents(c.tensors(), (ObjectNode) meta);
     }
 
+    /** Ends a header-only read once the metadata is seen. */
+    private static final class HeaderRead extends IOException {
+        HeaderRead() { super("header read"); }
+    }
+
+    /**
+     * The metadata of a model file from its header alone, without reading or verifying the tensors: for choosing
+     * defaults (the thread count from the preset) before the full, checksum-verified {@link #read}.
+     */
+    public static ObjectNode readMeta(Path file) throws IOException {
+        String[] stored = new String[1];
+        try {
+            Safetensors.read(file, (table, metadata, data) -> {
+                stored[0] = metadata.get(META_KEY);
+                throw new HeaderRead();
+            });
+        } catch (HeaderRead expected) {
+            // the header was read
+        }
+        if (stored[0] == null) throw new WeightsFormatException(file, "not a crd4j model file (metadata key '" + META_KEY + "' missing)");
+        try {
+            JsonNode meta = JSON.readTree(stored[0]);
+            if (meta == null || !meta.isObject()) throw new WeightsFormatException(file, "metadata key '" + META_KEY + "': expected a JSON object");
+            return (ObjectNode) meta;
+        } catch (JsonProcessingException e) {
+            throw new WeightsFormatException(file, "metadata key '" + META_KEY + "': expected JSON text (" + e.getOriginalMessage() + ")", e);
+        }
+    }
+
     private static MessageDigest prefixDigest(List<Safetensors.Entry> table, String metaText) {
         MessageDigest md;
         try {

@@ -34,8 +34,28 @@ public final class ModelFiles {
     /** Tensor-name prefix of the optional few-modal mapping network ({@code crd train --mapping}). */
     public static final String MAPPING_PREFIX = "mapping.";
     private static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * The crd4j version that writes model files (metadata {@code crd4j_version}): the jar's Implementation-Version,
+     * else Maven's pom.properties, else "dev" (classes run from a source checkout).
+     */
+    public static final String CRD4J_VERSION = version();
 
     private ModelFiles() {}
+
+    private static String version() {
+        String v = ModelFiles.class.getPackage().getImplementationVersion();
+        if (v != null) return v;
+        try (var in = ModelFiles.class.getResourceAsStream("/META-INF/maven/crd4j/crd4j/pom.properties")) {
+            if (in != null) {
+                java.util.Properties p = new java.util.Properties();
+                p.load(in);
+                if (p.getProperty("version") != null) return p.getProperty("version");
+            }
+        } catch (IOException ignored) {
+            // fall through
+        }
+        return "dev";
+    }
 
     public record Loaded(CrdModel model, ObjectNode meta) {}
 
@@ -76,6 +96,7 @@ public final class ModelFiles {
         if (stats == null) meta.putNull("stats");
         else meta.set("stats", stats);
         if (info != null) info.fields().forEachRemaining(e -> { if (!meta.has(e.getKey())) meta.set(e.getKey(), e.getValue()); });
+        meta.put("crd4j_version", CRD4J_VERSION);
         return meta;
     }
 
@@ -86,10 +107,27 @@ public final class ModelFiles {
         p.put("size", preset.size());
     }
 
-    /** The preset a model file's metadata names. */
-    private static Preset preset(ObjectNode meta) {
-        return new Preset(meta.path("preset").path("name").asText("custom"), meta.path("preset").path("base").asInt(),
-                meta.path("preset").path("size").asInt());
+    /**
+     * The preset a model file's metadata names: {@code {"name", "base", "size"}}, a known preset (paper, small, tiny)
+     * or {@code custom}, with base and size. Errors (IllegalArgumentException) name the field.
+     */
+    public static Preset presetOf(ObjectNode meta) {
+        com.fasterxml.jackson.databind.JsonNode p = meta.get("preset");
+        if (p == null || !p.isObject()) throw new IllegalArgumentException("metadata 'preset': missing (expected {\"name\", \"base\", \"size\"})");
+        if (!p.path("base").isIntegralNumber() || !p.path("base").canConvertToInt() || !p.path("size").isIntegralNumber() || !p.path("size").canConvertToInt()) {
+            throw new IllegalArgumentException("metadata 'preset.base'/'preset.size': expected integers, found " + p);
+        }
+        String name = p.path("name").asText("custom");
+        int base = p.path("base").asInt(), size = p.path("size").asInt();
+        // a known name with other base/size is left to ModelShapes.check, which names the tensor that disagrees
+        if (!name.equals("custom") && Preset.all().stream().noneMatch(k -> k.name().equals(name))) {
+            throw new IllegalArgumentException("metadata 'preset.name': expected paper, small, tiny or custom, found '" + name + "'");
+        }
+        try {
+            return new Preset(name, base, size);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("metadata 'preset': " + e.getMessage());
+        }
     }
 
     private static void put(Map<String, HostTensor> out, String prefix, Map<String, HostTensor> sd) {
@@ -111,7 +149,7 @@ public final class ModelFiles {
                     + ", found " + meta.path("format").asText("?") + " version " + meta.path("version").asText("?"));
         }
         try {
-            Preset preset = preset(meta);
+            Preset preset = presetOf(meta);
             Modality second = Modality.parse(meta.path("modalities").path(1).asText("?"));
             // Shapes first: building the model allocates what the preset says, which the file must back (issue 13).
             ModelShapes.check(tensors, preset, second, file, ctx.backend());
@@ -128,7 +166,7 @@ public final class ModelFiles {
             }
             return new Loaded(model, meta);
         } catch (IllegalArgumentException e) {
-            throw new WeightsFormatException(file, "metadata: " + e.getMessage());
+            throw new WeightsFormatException(file, e.getMessage() != null && e.getMessage().startsWith("metadata") ? e.getMessage() : "metadata: " + e.getMessage());
         }
     }
 
@@ -153,6 +191,7 @@ public final class ModelFiles {
         meta.put("teacher", teacherSource);
         if (stats == null) meta.putNull("stats");
         else meta.set("stats", stats);
+        meta.put("crd4j_version", CRD4J_VERSION);
         ModelFile.write(file, tensors, meta);
     }
 
@@ -165,14 +204,14 @@ public final class ModelFiles {
             throw new WeightsFormatException(file, "metadata 'format'/'version': expected " + RD_FORMAT + " version " + VERSION);
         }
         try {
-            Preset preset = preset(meta);
+            Preset preset = presetOf(meta);
             ReverseDistillationModel m = new ReverseDistillationModel(ctx, preset, meta.path("modalities").path(0).asText("?"));
             String name = file.getFileName().toString();
             m.teacher().loadStateDict(c.tensors(), "teacher.", name);
             m.student().loadStateDict(c.tensors(), "student.", name);
             return new LoadedReverseDistillation(m, meta);
         } catch (IllegalArgumentException e) {
-            throw new WeightsFormatException(file, "metadata: " + e.getMessage());
+            throw new WeightsFormatException(file, e.getMessage() != null && e.getMessage().startsWith("metadata") ? e.getMessage() : "metadata: " + e.getMessage());
         }
     }
 

@@ -72,6 +72,7 @@ final class CategoryReport {
                 + "Gaussian σ = 4); rgb and ").append(Html.escape(second)).append(" = each branch's normalised map alone, "
                 + "smoothed the same way. Image scores are map maxima.</p>\n");
         Html.legend(sb);
+        decision(sb, ev);
 
         if (!ev.settings().isEmpty()) FewModalEvaluation.html(sb, ev.settings());
 
@@ -97,6 +98,52 @@ final class CategoryReport {
         panels(sb, ev, dets, maxPanels);
         sb.append("</body>\n</html>\n");
         return sb.toString();
+    }
+
+    /**
+     * What the model's stored decision does on this split: parts rejected per class, and pixels flagged (fused map at
+     * or above the pixel threshold) among defect and normal pixels. These thresholds came with the model (training's
+     * validation rule or crd calibrate), unlike the ranking threshold of the sample panels, fitted on this split.
+     */
+    private static void decision(StringBuilder sb, Evaluation ev) {
+        sb.append("<h2>Decision</h2>\n");
+        crd4j.detect.Thresholds t = ev.decisionThresholds();
+        if (t == null) {
+            sb.append("<p id=\"decision\">The model file holds no decision thresholds: run crd calibrate to choose them.</p>\n");
+            return;
+        }
+        int rejDef = 0, def = 0, rejGood = 0, good = 0;
+        long defPx = 0, defFlag = 0, normPx = 0, normFlag = 0;
+        List<Evaluation.Scored> samples = ev.samples();
+        for (int i = 0; i < samples.size(); i++) {
+            boolean rejected = samples.get(i).score() >= t.image();
+            if (samples.get(i).defective()) {
+                def++;
+                if (rejected) rejDef++;
+            } else {
+                good++;
+                if (rejected) rejGood++;
+            }
+            double[] m = ev.fusedMap(i);
+            int[] g = ev.gt(i);
+            for (int p = 0; p < m.length; p++) {
+                boolean flagged = m[p] >= t.pixel();
+                if (g[p] != 0) {
+                    defPx++;
+                    if (flagged) defFlag++;
+                } else {
+                    normPx++;
+                    if (flagged) normFlag++;
+                }
+            }
+        }
+        sb.append(String.format(Locale.ROOT, "<p id=\"decision\">The model's stored thresholds (rule %s, chosen on %d parts): image %.6g, "
+                        + "pixel %.6g. On this test split they reject %d of %d defective parts and %d of %d good parts; the defect mask "
+                        + "(fused map at or above the pixel threshold) covers %s of the defect pixels and %s of the normal pixels. "
+                        + "(The threshold that orders the sample panels below is fitted on this split, for the ordering only.)</p>%n",
+                Html.escape(t.rule()), t.parts(), t.image(), t.pixel(), rejDef, def, rejGood, good,
+                defPx == 0 ? "none (no defect pixels)" : Html.percent((double) defFlag / defPx),
+                normPx == 0 ? "none" : Html.percent((double) normFlag / normPx)));
     }
 
     private static void panels(StringBuilder sb, Evaluation ev, List<String> dets, int maxPanels) throws IOException {

@@ -10,6 +10,7 @@ import crd4j.detect.BranchMode;
 import crd4j.data.SecondInput;
 import crd4j.detect.Detector;
 import crd4j.detect.MissingStrategy;
+import crd4j.detect.ModelMetadata;
 import crd4j.detect.NormalizationStats;
 import crd4j.detect.Sample;
 import crd4j.detect.Scorer;
@@ -184,27 +185,27 @@ public final class Evaluation {
         MvtecDataset ds = MvtecDataset.open(dataRoot, category);
         ds.samples("test");   // fails on a missing or empty test split before the (large) model is read
         crd4j.io.ModelFile.Contents contents = crd4j.io.ModelFile.read(modelFile);
-        if (ModelFiles.RD_FORMAT.equals(contents.meta().path("format").asText())) {
+        ModelMetadata meta = ModelMetadata.read(contents.meta(), modelFile);
+        ModelInfo info = new ModelInfo(modelFile.getFileName().toString(), meta.teacher());
+        if (!meta.crd()) {
             // the single-modality Reverse Distillation baseline: complete samples only
             if (!specs.isEmpty()) throw new IllegalArgumentException(modelFile + ": a single-modality model; --missing and --missing-rate need a CRD model");
             ModelFiles.LoadedReverseDistillation rd = ModelFiles.loadReverseDistillation(contents, modelFile, new NnContext(be, DType.FLOAT32, 0));
             String m = rd.model().modality();
-            NormalizationStats.MeanStd st = NormalizationStats.single(rd.meta().get("stats"), m, modelFile);
+            NormalizationStats.MeanStd st = meta.requireStats(modelFile).find(m, BranchMode.REAL);
             try (crd4j.detect.ReverseDistillationDetector det = new crd4j.detect.ReverseDistillationDetector(be, rd.model(), st)) {
-                return run(det, new ModelInfo(modelFile.getFileName().toString(), rd.meta().path("teacher").asText("unknown")), ds,
-                        Setting.COMPLETE, progress);
+                return run(det, info, ds, Setting.COMPLETE, progress);
             }
         }
         ModelFiles.Loaded l = ModelFiles.fromContents(contents.tensors(), contents.meta(), modelFile, new NnContext(be, DType.FLOAT32, 0));
-        SecondInput input = SecondInput.ofModel(l.meta(), modelFile);
+        SecondInput input = meta.secondInput();
         asked.check(input, modelFile);
         ds = ds.with(input, "the model " + modelFile.getFileName());
         if (l.model().secondModality() != ds.modality()) {
             throw new WeightsFormatException(modelFile, "model's second modality is " + l.model().secondModality().key()
                     + " but " + ds.categoryDir() + " has " + ds.modality().key());
         }
-        try (Detector det = Detector.of(l, modelFile, be)) {
-            ModelInfo info = new ModelInfo(modelFile.getFileName().toString(), l.meta().path("teacher").asText("unknown"));
+        try (Detector det = Detector.of(l.model(), meta, meta.requireStats(modelFile), modelFile, be)) {
             return specs.isEmpty() ? run(det, info, ds, progress) : runWithSettings(det, info, ds, specs, progress);
         }
     }
@@ -302,7 +303,9 @@ public final class Evaluation {
         maps.values().removeIf(l -> l.size() != test.size());
         MvtecDataset ds = split.dataset();
         String category = ds.categoryDir().getFileName().toString();
-        return new Evaluation(category, ds, model, det.presetName(), split.size(), scored, maps, gts);
+        Evaluation ev = new Evaluation(category, ds, model, det.presetName(), split.size(), scored, maps, gts);
+        if (det instanceof Detector d) ev.decisionThresholds = d.thresholds();
+        return ev;
     }
 
     // ------------------------------------------------------------------------------------------------ results
@@ -346,6 +349,11 @@ public final class Evaluation {
 
     /** The panel order of the report (see {@link MissRanking}). */
     public MissRanking ranking() { return ranking; }
+
+    /** The decision thresholds stored in the model that scored this split; null when it has none. */
+    public crd4j.detect.Thresholds decisionThresholds() { return decisionThresholds; }
+
+    private crd4j.detect.Thresholds decisionThresholds;
 
     /** {@code [lo, hi]} of a detector's maps over the split: the report's colour scale for that detector. */
     double[] range(String detector) { return range.get(detector).clone(); }
@@ -490,9 +498,16 @@ public final class Evaluation {
         }
     }
 
-    /** Writes {@link #files} into {@code out}, all or nothing ({@link AtomicDirectory}). */
+    /**
+     * Every top-level name an evaluation writes into its output directory (one category, or several with
+     * {@code summary.md} and the category folders): a rerun into the same directory replaces them and removes those it
+     * does not write this time ({@link AtomicDirectory#commit(java.util.Set)}).
+     */
+    public static final java.util.Set<String> OUTPUTS = java.util.Set.of("metrics.json", "report.html", "summary.md", "maps", "gt", "settings");
+
+    /** Writes {@link #files} into {@code out}, all or nothing ({@link AtomicDirectory}), leaving no stale output. */
     public void writeTo(Path out, Outputs o) throws IOException {
-        AtomicDirectory.write(out, files(o));
+        AtomicDirectory.write(out, files(o), OUTPUTS);
     }
 
     /** Writes {@link #files} below {@code prefix/} of a staged directory (one category of several). */

@@ -12,6 +12,8 @@ import crd4j.data.SecondInput;
 import crd4j.detect.NormalizationStats;
 import crd4j.detect.Sample;
 import crd4j.detect.ValidationStatistics;
+import crd4j.detect.Detector;
+import crd4j.detect.Thresholds;
 import crd4j.io.ModelFile;
 import crd4j.io.WeightsFormatException;
 import crd4j.model.Checkpoints;
@@ -141,7 +143,7 @@ public final class TrainingRun {
         List<MvtecDataset.Sample> train = ds.samples("train");
         List<MvtecDataset.Sample> val = ds.samples("validation");
         if (train.size() < 2) throw new WeightsFormatException(ds.categoryDir().resolve("train"), "need at least 2 training samples, found " + train.size());
-        if (val.isEmpty()) throw new WeightsFormatException(ds.categoryDir().resolve("validation"), "no validation samples (needed for the §8.2 statistics)");
+        if (val.isEmpty()) throw new WeightsFormatException(ds.categoryDir().resolve("validation"), "no validation samples (needed for the validation statistics that normalise the maps, and the decision thresholds)");
         Path statePath = statePath(c.out());
 
         CrdModel model;
@@ -165,15 +167,16 @@ public final class TrainingRun {
                         + st.meta().path("category").asText() + "', not '" + c.category() + "'");
             }
             seed = st.meta().path("seed").asLong(seed);
-            second = SecondInput.ofModel(modelMeta, statePath);
+            crd4j.detect.ModelMetadata typed = crd4j.detect.ModelMetadata.read(modelMeta, statePath);
+            second = typed.secondInput();
             if ((c.second() != null || c.sobelK() != null) && !second.equals(c.secondInput(ds.secondInput()))) {
                 throw new WeightsFormatException(statePath, "--resume: this run trains with --second " + second.describe()
                         + "; it cannot continue with " + c.secondInput(ds.secondInput()).describe());
             }
             ds = ds.with(second, "--resume (" + statePath.getFileName() + ")");
-            recipe = modelMeta.path("recipe").asText(Recipe.PAPER_2024.key());
+            recipe = typed.recipe() != null ? typed.recipe() : Recipe.PAPER_2024.key();
             model = ModelFiles.fromContents(st.tensors(), modelMeta, statePath, new NnContext(be, DType.FLOAT32, seed)).model();
-            teacherSource = modelMeta.path("teacher").asText("?");
+            teacherSource = typed.teacher();
             startEpoch = st.meta().path("epoch").asInt();
             trainer = new CrdTrainer(be, model, c.lr());
             try {
@@ -269,6 +272,11 @@ public final class TrainingRun {
 
         model.train(false);
         if (c.mappingEpochs() > 0) trainMapping(be, model, c, train, cache, seed, listener);
+        // Training holds the fusion logits in float64, the model file in float32: from here on the model is the one
+        // the file will hold, so the statistics and thresholds below are exactly those of the loaded model.
+        for (List<FusionWeights> ws : List.of(model.rgbBranch().fusionWeights(), model.otherBranch().fusionWeights())) {
+            for (FusionWeights w : ws) w.setLogits((float) w.logits()[0], (float) w.logits()[1]);
+        }
         NormalizationStats stats = validationStats(be, model, ds, val, size);
         StringBuilder line = new StringBuilder("validation statistics (both modalities):");
         for (String b : stats.branches()) {
@@ -277,7 +285,17 @@ public final class TrainingRun {
         }
         listener.log(line + "; and for scoring with one modality missing: " + (stats.modes(stats.branches().get(0)).size() - 1)
                 + " modes per branch");
-        ModelFiles.save(model, c.out(), teacherSource, stats.toJson(), info);
+        ObjectNode finalInfo = info.deepCopy();
+        try {
+            Thresholds thresholds = validationThresholds(be, model, stats, ds, val, size);
+            listener.log(String.format(java.util.Locale.ROOT, "decision thresholds (%s over %d good validation parts): image %.6g, pixel %.6g",
+                    thresholds.rule(), thresholds.parts(), thresholds.image(), thresholds.pixel()));
+            finalInfo.set(crd4j.detect.ModelMetadata.THRESHOLDS, thresholds.toJson());
+        } catch (IllegalArgumentException e) {
+            // a degenerate model (every validation score <= 0) still gets saved; it scores, and says to calibrate
+            listener.log("WARNING: no decision thresholds stored (" + e.getMessage() + "); run crd calibrate");
+        }
+        ModelFiles.save(model, c.out(), teacherSource, stats.toJson(), finalInfo);
         return new Result(model, stats, teacherSource, Math.max(startEpoch, c.epochs()));
     }
 
@@ -402,6 +420,17 @@ public final class TrainingRun {
             MvtecDataset.Inputs in = ds.load(val.get(i), s);
             return Sample.of(in.rgb(), in.second());
         }, true);
+    }
+
+    /** The decision thresholds of the good validation parts ({@link Thresholds#fromValidation}), at the model's side. */
+    public static Thresholds validationThresholds(Backend be, CrdModel model, NormalizationStats stats, MvtecDataset ds,
+                                                  List<MvtecDataset.Sample> val, int s) throws IOException {
+        try (Detector det = new Detector(be, model, stats, null, ds.secondInput(), null)) {
+            return ValidationStatistics.thresholds(det, val.size(), i -> {
+                MvtecDataset.Inputs in = ds.load(val.get(i), s);
+                return Sample.of(in.rgb(), in.second());
+            });
+        }
     }
 
     /** Keeps preprocessed training inputs in memory when they fit in 1 GiB; otherwise loads them per batch. */
