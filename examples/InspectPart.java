@@ -1,19 +1,18 @@
 import crd4j.backend.Backend;
 import crd4j.backend.Backends;
 import crd4j.backend.DeviceUnavailableException;
-import crd4j.data.DepthPreprocessing;
-import crd4j.data.ImageInputs;
 import crd4j.detect.AnomalyScoring;
+import crd4j.detect.Decision;
 import crd4j.detect.Detector;
-import crd4j.model.Modality;
-import crd4j.tensor.HostTensor;
 
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Locale;
 
 /**
- * Scores RGB-D parts with a trained crd4j model and prints one line per part: the anomaly score and each branch's.
+ * Scores RGB-D parts with a trained crd4j model and prints one line per part: the anomaly score, each branch's, and
+ * the accept/reject decision with the defect regions when the model holds thresholds (crd train stores them, crd
+ * calibrate re-picks them).
  *
  * <pre>
  *   mvn -q package -DskipTests     # writes target/crd4j.jar and its dependencies to target/lib/
@@ -36,18 +35,21 @@ public class InspectPart {
         Path modelFile = Path.of(args[0]);
         try (Backend backend = Backends.open(System.getProperty("crd4j.device", "auto"));
              Detector detector = Detector.load(modelFile, backend)) {
-            if (detector.secondModality() != Modality.DEPTH) {
-                throw new IllegalArgumentException(modelFile + ": this example feeds xyz depth maps; the model was trained on "
-                        + detector.secondModality().key() + " input");
-            }
-            int size = detector.size();   // the model's input side: 64 (tiny), 128 (small) or 256 (paper)
             for (int i = 1; i < args.length; i += 2) {
-                HostTensor rgb = ImageInputs.rgbInput(Path.of(args[i]), size);                 // RGB PNG -> [1,3,S,S]
-                HostTensor depth = DepthPreprocessing.depthInput(Path.of(args[i + 1]), size);  // xyz TIFF -> [1,3,S,S]
-                Detector.Result r = detector.score(rgb, depth);
+                // raw sensor files, preprocessed at the model's own input size and as its second modality
+                Detector.Result r = detector.score(Path.of(args[i]), Path.of(args[i + 1]));
                 StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%s\tscore %.6f", args[i], r.score()));
                 for (AnomalyScoring.BranchScore b : r.branches()) {
                     line.append(String.format(Locale.ROOT, "\t%s %.6f", b.branch(), b.score()));
+                }
+                if (r.hasDecision()) {
+                    line.append(String.format(Locale.ROOT, "\t%s\tnormalised %.3f", r.anomalous() ? "REJECT" : "ACCEPT", r.normalizedScore()));
+                    for (Decision.Region g : r.regions()) {
+                        line.append(String.format(Locale.ROOT, "\tregion x%d y%d %dx%d area %d peak %.3f", g.x(), g.y(), g.width(),
+                                g.height(), g.area(), g.peak()));
+                    }
+                } else {
+                    line.append("\tno threshold stored: run crd calibrate");
                 }
                 System.out.println(line);
             }

@@ -53,8 +53,9 @@ class BranchParallelTest {
 
     /** Every raw branch map, for the complete sample and with each modality missing (filter strategy). */
     private static List<double[]> maps(int workers, DType dt) {
-        Nd4jBackend.setBranchParallelism(workers);
         Backend be = new Nd4jBackend();
+        Nd4jBackend.setBranchParallelism(workers);   // after construction: a first backend applies the default budget
+        assertEquals(workers, be.branchParallelism());
         CrdModel m = model(be, dt);
         int s = Preset.TINY.size();
         List<double[]> out = new ArrayList<>();
@@ -82,8 +83,9 @@ class BranchParallelTest {
     private record Trained(List<double[]> losses, List<HostTensor> state) {}
 
     private static Trained train(int workers, DType dt) {
-        Nd4jBackend.setBranchParallelism(workers);
         Backend be = new Nd4jBackend();
+        Nd4jBackend.setBranchParallelism(workers);   // after construction: a first backend applies the default budget
+        assertEquals(workers, be.branchParallelism());
         CrdModel m = model(be, dt);
         CrdTrainer tr = new CrdTrainer(be, m, CrdTrainer.DEFAULT_LR);
         List<double[]> losses = new ArrayList<>();
@@ -118,8 +120,8 @@ class BranchParallelTest {
 
     @Test
     void runsBothHalvesAtOnceAndRethrowsTheFirstFailureAfterBothFinished() {
-        Nd4jBackend.setBranchParallelism(2);
         Backend be = new Nd4jBackend();
+        Nd4jBackend.setBranchParallelism(2);
         Thread caller = Thread.currentThread();
         Thread[] ran = new Thread[2];
         BranchParallel.run(be, () -> ran[0] = Thread.currentThread(), () -> ran[1] = Thread.currentThread());

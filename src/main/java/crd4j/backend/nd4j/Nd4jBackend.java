@@ -117,6 +117,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
      */
     public static void setThreads(int n) {
         if (n <= 0) return;
+        configured = true;
         // -Dcrd4j.branchParallel=off keeps one half at a time with n-thread operations (to compare the schedules)
         boolean branches = (n == 2 || n == 3) && !"off".equals(System.getProperty("crd4j.branchParallel"));
         int ops = branches ? 1 : n;
@@ -127,6 +128,21 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     }
 
     private static volatile int branchWorkers = 1;
+    private static volatile boolean configured;
+
+    /**
+     * A backend with the process's thread budget: what {@link #setThreads} set, or else one thread per core under the
+     * same rule (so on 1–3 cores every operation runs single-threaded and the results do not depend on how many
+     * cores the machine has, nor on whether a thread count was given; ND4J's own default ran each op on every core,
+     * which changes float32 sums at the 1e-7 level).
+     */
+    public Nd4jBackend() {
+        if (!configured) {
+            synchronized (Nd4jBackend.class) {
+                if (!configured) setThreads(Runtime.getRuntime().availableProcessors());
+            }
+        }
+    }
 
     /** The threads {@link crd4j.backend.BranchParallel} may use: 2 with a 2- or 3-thread budget, else 1. */
     @Override
