@@ -127,6 +127,9 @@ final class SampleInputs {
                     + " (256 for the paper preset), found " + Arrays.toString(s));
         }
         if (!t.dtype().isFloating()) throw new crd4j.io.WeightsFormatException(f, "expected float32 data, found " + t.dtype());
-        return t.toFloat32();
+        HostTensor f32 = t.toFloat32();
+        String bad = crd4j.tensor.Finite.describe(f32);   // a float64 value beyond float32's range becomes Inf here: caught too
+        if (bad != null) throw new crd4j.io.WeightsFormatException(f, "holds " + bad + " (expected finite values: no score is given for it)");
+        return f32;
     }
 }

@@ -48,6 +48,29 @@ public final class Detector implements Scorer, AutoCloseable {
         this.stats = stats;
         this.source = source;
         model.train(false);
+        checkWeights(model, source);
+    }
+
+    /**
+     * Fails closed on weights: a NaN or Inf in any parameter or buffer (teacher, both branches, mapping network) is
+     * one clear error naming the tensor, at construction, instead of maps that might or might not show it.
+     */
+    public static void checkWeights(CrdModel model, String source) {
+        List<crd4j.nn.Module> parts = new ArrayList<>(List.of(model.teacher(), model.rgbBranch(), model.otherBranch()));
+        List<String> prefixes = new ArrayList<>(List.of("teacher.", "rgb.", model.secondModality().key() + "."));
+        if (model.mapping() != null) {
+            parts.add(model.mapping());
+            prefixes.add(crd4j.model.ModelFiles.MAPPING_PREFIX);
+        }
+        for (int p = 0; p < parts.size(); p++) {
+            for (crd4j.nn.StateEntry e : parts.get(p).stateEntries()) {
+                String bad = crd4j.tensor.Finite.describe(e.reader().get());
+                if (bad != null) {
+                    throw new IllegalArgumentException((source == null ? "the model" : source) + ": tensor '" + prefixes.get(p) + e.name()
+                            + "' holds " + bad + " (expected finite weights; the model cannot score)");
+                }
+            }
+        }
     }
 
     /** Loads a crd4j model file that holds validation statistics. */
@@ -123,6 +146,14 @@ public final class Detector implements Scorer, AutoCloseable {
             if (in != null && !Arrays.equals(in.shape(), want)) {
                 throw new IllegalArgumentException("the " + model.branchKeys().get(i) + " input: expected shape " + Arrays.toString(want)
                         + " for this model (preset " + model.preset().name() + "), got " + Arrays.toString(in.shape()));
+            }
+        }
+        for (int i = 0; i < 2; i++) {
+            HostTensor in = sample.input(i);
+            String bad = in == null ? null : crd4j.tensor.Finite.describe(in);
+            if (bad != null) {
+                throw new IllegalArgumentException("the " + model.branchKeys().get(i) + " input holds " + bad
+                        + " (expected finite values): no score is given");
             }
         }
         List<AnomalyScoring.Planned> plan = AnomalyScoring.plan(model, sample.hasRgb(), sample.hasSecond(), strategy);

@@ -578,15 +578,7 @@ public final class TrainingRun {
         if (nonFinite(in.second()) != null) throw new WeightsFormatException(s.second(), "the preprocessed input holds " + nonFinite(in.second()));
     }
 
-    /** "NaN at index i" / "Inf at index i" for the first non-finite element of a floating-point tensor, else null. */
-    static String nonFinite(HostTensor h) {
-        if (h.dtype() != DType.FLOAT32 && h.dtype() != DType.FLOAT64) return null;
-        for (long i = 0; i < h.numel(); i++) {
-            double v = h.getDouble(i);
-            if (!Double.isFinite(v)) return (Double.isNaN(v) ? "NaN" : "Inf") + " at element " + i;
-        }
-        return null;
-    }
+    static String nonFinite(HostTensor h) { return crd4j.tensor.Finite.describe(h); }
 
     private static void checkFinite(double loss, String branch, int epoch, int step, int steps, Config c, Path statePath, int startEpoch) {
         if (Double.isFinite(loss)) return;
