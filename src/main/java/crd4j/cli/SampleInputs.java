@@ -43,6 +43,9 @@ final class SampleInputs {
     /** Whether raw files were given (they are preprocessed at the model's side, so the model must be known first). */
     boolean raw() { return rgbImage != null || xyz != null || normals != null; }
 
+    /** Whether any input option was given. */
+    boolean any() { return raw() || rgb != null || depth != null; }
+
     /**
      * Reads the inputs; raw files are preprocessed at side {@code size}, the second one as {@code second} says (the
      * model's recorded second input: depth, normals, or normals computed from depth). With {@code allowMissing} either
