@@ -50,7 +50,8 @@ final class SoakCommand implements Callable<Integer> {
     @Option(names = "--inputs", defaultValue = "8", description = "Distinct random inputs, scored in turn (default: ${DEFAULT-VALUE}).")
     int inputs;
 
-    @Option(names = "--warmup", defaultValue = "50", description = "Untimed calls before the baseline (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", defaultValue = "300", description = "Untimed calls on one thread, and as many again spread over the"
+            + " pool, before the baseline: resident memory grows while the JIT and the native libraries warm up (default: ${DEFAULT-VALUE}).")
     int warmup;
 
     @Override

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
@@ -93,8 +94,10 @@ public final class Soak {
         // warm-up of both phases, so that the baseline includes what the pool's threads keep for their lifetime (their
         // stacks, scratch buffers and malloc arenas) and the JIT's compiled code
         for (int i = 0; i < c.warmup(); i++) check(ref, i % k, det.score(inputs.get(i % k)));
-        inParallel(pool, c.threads(), Math.max(1, c.warmup() / c.threads()), det, inputs, ref, new double[c.threads() * Math.max(1, c.warmup() / c.threads())], null);
+        int perThread = Math.max(1, c.warmup() / c.threads());
+        inParallel(pool, c.threads(), perThread, det, inputs, ref, new double[c.threads() * perThread], null);
         Resources start = Resources.afterGc();
+        Map<String, Long> nmtStart = nmt();
         long[] maxRss = {start.rssBytes()};
         progress.accept(String.format(Locale.ROOT, "baseline after %d warm-up calls: RSS %.1f MB, %d fds, native %.1f MB",
                 c.warmup(), start.rssBytes() / 1e6, start.fds(), start.nativeBytes() / 1e6));
@@ -120,6 +123,7 @@ public final class Soak {
         inParallel(pool, c.threads(), c.callsPerThread(), det, inputs, ref, par, maxRss);
         double parWall = (System.nanoTime() - t1) / 1e9;
         Resources end = Resources.afterGc();
+        Map<String, Long> nmtEnd = nmt();
 
         ObjectNode o = new ObjectMapper().createObjectNode();
         o.put("preset", det.presetName());
@@ -144,6 +148,15 @@ public final class Soak {
         m.put("rss_growth_pct", 100.0 * (end.rssBytes() - start.rssBytes()) / start.rssBytes());
         m.put("fd_growth", end.fds() - start.fds());
         m.put("native_growth_mb", (end.nativeBytes() - start.nativeBytes()) / 1e6);
+        if (nmtStart != null && nmtEnd != null) {
+            // with -XX:NativeMemoryTracking=summary: where the JVM's own memory grew (what is not here is native code
+            // outside the JVM's accounting, e.g. ND4J's own allocations and malloc arenas)
+            ObjectNode g = m.putObject("jvm_committed_growth_mb");
+            nmtEnd.forEach((cat, kb) -> {
+                long d = kb - nmtStart.getOrDefault(cat, 0L);
+                if (Math.abs(d) >= 256 || cat.equals("Total")) g.put(cat, d / 1024.0);
+            });
+        }
         Runtime rt = Runtime.getRuntime();
         o.putObject("jvm").put("max_heap_mb", rt.maxMemory() / 1e6).put("javacpp_maxbytes_mb", maxBytes() / 1e6)
                 .put("cores", rt.availableProcessors());
@@ -215,6 +228,27 @@ public final class Soak {
         n.put("fds", r.fds());
         n.put("native_mb", r.nativeBytes() / 1e6);
         n.put("heap_used_mb", r.heapUsedBytes() / 1e6);
+    }
+
+    /**
+     * The JVM's committed memory per category in KB, from Native Memory Tracking (only when the JVM runs with
+     * {@code -XX:NativeMemoryTracking=summary}), else null.
+     */
+    static Map<String, Long> nmt() {
+        try {
+            Object text = java.lang.management.ManagementFactory.getPlatformMBeanServer().invoke(
+                    new javax.management.ObjectName("com.sun.management:type=DiagnosticCommand"), "vmNativeMemory",
+                    new Object[]{new String[]{"summary"}}, new String[]{String[].class.getName()});
+            Map<String, Long> out = new java.util.LinkedHashMap<>();
+            java.util.regex.Matcher mt = java.util.regex.Pattern.compile("Total: reserved=\\d+KB, committed=(\\d+)KB").matcher(text.toString());
+            if (mt.find()) out.put("Total", Long.parseLong(mt.group(1)));
+            java.util.regex.Matcher mc = java.util.regex.Pattern.compile("-\\s+([A-Za-z][A-Za-z ]*?) \\(reserved=\\d+KB, committed=(\\d+)KB\\)")
+                    .matcher(text.toString());
+            while (mc.find()) out.put(mc.group(1).strip(), Long.parseLong(mc.group(2)));
+            return out.isEmpty() ? null : out;
+        } catch (Exception | LinkageError e) {
+            return null;
+        }
     }
 
     /** VmRSS of this process in bytes, or −1 without /proc. */
