@@ -132,14 +132,21 @@ final class TrainCommand implements Callable<Integer> {
         }
         Backend be = common.backend();
         // SIGTERM / Ctrl-C: the run writes its state between two steps and says how to resume (TrainingRun.Stopped)
-        try (TrainProgress p = TrainProgress.create(progress, "crd train"); StopOnSignal stop = StopOnSignal.install(600)) {
-            try {
-                if (single == null) TrainingRun.run(be, c, p, stop);
-                else ReverseDistillationTraining.run(be, c, single, p);
-            } catch (TrainingRun.Stopped e) {
-                p.close();
-                System.err.println("crd train: " + e.getMessage());
-                return 130;
+        // (the single-modality baseline polls no stop request, so a signal ends it at once, as before)
+        try (TrainProgress p = TrainProgress.create(progress, "crd train")) {
+            if (single != null) {
+                ReverseDistillationTraining.run(be, c, single, p);
+            } else {
+                try (StopOnSignal stop = StopOnSignal.install(600)) {
+                    try {
+                        TrainingRun.run(be, c, p, stop);
+                    } catch (TrainingRun.Stopped e) {
+                        p.close();
+                        System.err.println("crd train: " + e.getMessage());
+                        stop.releaseAndAwaitExit(60);   // the JVM exits with the signal's status (143 SIGTERM, 130 Ctrl-C)
+                        return 130;
+                    }
+                }
             }
         }
         System.out.println("wrote " + out);

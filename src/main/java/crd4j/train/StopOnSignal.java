@@ -41,6 +41,22 @@ public final class StopOnSignal implements BooleanSupplier, AutoCloseable {
     @Override
     public boolean getAsBoolean() { return requested; }
 
+    /**
+     * After a stop by signal, once everything is written and said: lets the JVM's shutdown finish and waits for it, so
+     * that the process ends with the signal's own status (143, 130) rather than racing it with an exit status of its
+     * own. Returns only if no shutdown is under way (the stop came from elsewhere) or it takes longer than
+     * {@code seconds}.
+     */
+    public void releaseAndAwaitExit(long seconds) {
+        close();
+        if (!requested) return;
+        try {
+            Thread.sleep(TimeUnit.SECONDS.toMillis(seconds));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** The run is over (finished, stopped after its checkpoint, or failed): a waiting signal may end the JVM now. */
     @Override
     public void close() {
