@@ -163,7 +163,7 @@ final class FolderScoring {
         Path jsonl = out.resolve("results.jsonl");
         Map<String, ObjectNode> latest = readResults(jsonl);
         List<Part> todo = parts.stream().filter(p -> !"ok".equals(status(latest.get(p.id())))).toList();
-        int s = det.size(), failed = 0;
+        int s = det.size(), failed = 0, done = 0;
         String key = det.secondModality().key();
         ProgressBar bar = System.console() == null || todo.isEmpty() ? null : new ProgressBarBuilder().setTaskName("detect")
                 .setInitialMax(todo.size()).setUnit(" parts", 1).showSpeed().setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK)
@@ -211,7 +211,12 @@ final class FolderScoring {
                 }
                 append(log, row, jsonl);
                 latest.put(p.id(), row);
+                done++;
                 if (bar != null) bar.step();
+                else if (done % Math.max(1, todo.size() / 10) == 0 || done == todo.size()) {
+                    // no terminal (a log file): a line every tenth instead of the bar
+                    System.err.printf(Locale.ROOT, "crd detect: %d/%d parts%n", done, todo.size());
+                }
             }
         } finally {
             if (bar != null) bar.close();
