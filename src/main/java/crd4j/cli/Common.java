@@ -18,8 +18,9 @@ final class Common {
     boolean tf32;
 
     @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
-            description = "CPU backend: threads for ND4J's native ops and BLAS. Default (0): chosen from the model's preset,"
-                    + " 1 for tiny and small (their operations are too small to gain from more threads), one per core for paper.")
+            description = "CPU backend: the thread budget. Default (0): chosen from the model's preset, at most 2 for tiny and"
+                    + " small, one per core for paper. With 2 or 3 the two modalities' halves of each pass run at once on"
+                    + " single-threaded operations (the same results as 1); with more, the operations themselves use the threads.")
     int threads;
 
     /**

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "crd", mixinStandardHelpOptions = true, versionProvider = CrdCli.Version.class,
         description = "Crossmodal Reverse Distillation (CRD) RGB-D anomaly detection on the JVM.",
         subcommands = {SynthCommand.class, TrainCommand.class, EvalCommand.class, DetectCommand.class, CalibrateCommand.class, InspectCommand.class, StatsCommand.class,
-                DemoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+                DemoCommand.class, BenchCommand.class, SoakCommand.class, CommandLine.HelpCommand.class})
 public final class CrdCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -72,6 +72,19 @@ final class DetectCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "Output directory.")
     Path out;
 
+    @Option(names = "--input-dir", paramLabel = "DIR", description = {"Score every part of a folder (with --model; instead of"
+            + " the single-part inputs): an MVTec 3D-AD split (DIR/<defect>/rgb/<stem>.png with DIR/<defect>/xyz/<stem>.tiff),"
+            + " a folder with rgb/ and xyz/, or pairs <stem>.png + <stem>.tiff (<stem>_normals.png for a normals model).",
+            "Writes OUT/results.jsonl (one line per part, as it is scored) and OUT/results.csv (part, status, score,"
+            + " normalised score, decision, region count, branch scores, files, error). A rerun on the same OUT skips the"
+            + " parts already scored and retries failed ones; a part that fails is one line and an \"error\" row, the"
+            + " others are still scored, and the exit status is 2."})
+    Path inputDir;
+
+    @Option(names = "--save-maps", description = "With --input-dir: also OUT/maps/<part>.npy (fused map, float64 SxS) and"
+            + " OUT/heatmaps/<part>.png.")
+    boolean saveMaps;
+
     @Option(names = "--dtype", defaultValue = "float32", description = "float32 (default) or float64 compute.")
     String dtype;
 
@@ -89,6 +102,19 @@ final class DetectCommand implements Callable<Integer> {
         if ((modelFile == null) == (teacher == null || checkpoint == null)) {
             throw new IllegalArgumentException("give either --model, or --teacher with --checkpoint and --stats");
         }
+        if (inputDir != null) {
+            if (modelFile == null) throw new IllegalArgumentException("--input-dir needs --model (a crd4j model file with validation statistics)");
+            if (inputs.any()) throw new IllegalArgumentException("--input-dir: give either a folder or one part's inputs (--rgb, --xyz, ...), not both");
+            if (statsFile != null) throw new IllegalArgumentException("--input-dir: --stats is not used with a folder (the model's statistics are)");
+            Backend be = common.backend();
+            ModelFiles.Loaded l = ModelFiles.load(modelFile, new NnContext(be, dt, 0));
+            SecondInput second = SecondInput.ofModel(l.meta(), modelFile);
+            secondOptions.choice().check(second, modelFile);
+            try (Detector det = Detector.of(l, modelFile, be)) {
+                return FolderScoring.run(det, second, modelFile, inputDir, out, saveMaps, strategy);
+            }
+        }
+        if (saveMaps) throw new IllegalArgumentException("--save-maps goes with --input-dir (one part always gets map.npy)");
         Backend be = common.backend();
         NnContext ctx = new NnContext(be, dt, 0);
         Detector detector;

@@ -166,6 +166,7 @@ final class EvalCommand implements Callable<Integer> {
             String c = categories.get(0);
             Evaluation ev = evaluate(be, c, specs, progress);
             System.out.print(ev.table());
+            if (ev.undefinedLine() != null) System.err.println("crd eval: warning: " + ev.undefinedLine());
             System.out.print(ev.settingsTable());
             ev.writeTo(out, outputs);
             System.out.println("wrote " + out.resolve("metrics.json") + (outputs.report() ? " and report.html" : "")
@@ -186,6 +187,7 @@ final class EvalCommand implements Callable<Integer> {
                 System.out.println("== " + c);
                 Evaluation ev = evaluate(be, c, specs, progress);
                 System.out.print(ev.table());
+                if (ev.undefinedLine() != null) System.err.println("crd eval: warning: " + ev.undefinedLine());
                 System.out.print(ev.settingsTable());
                 ev.writeTo(dir, c, outputs);   // written now, so that only one category's maps are in memory
                 rows.add(ev.summary());

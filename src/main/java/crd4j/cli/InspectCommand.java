@@ -103,6 +103,7 @@ final class InspectCommand implements Callable<Integer> {
                 modelName = checkpoint != null ? checkpoint.toString() : teacher.toString();
             }
             common.threadsFor(model.preset());
+            crd4j.detect.Detector.checkWeights(model, modelName);   // fail closed before any output
             int size = model.preset().size();
             if (checkpoint != null && ModelFiles.looksLikeModelFile(checkpoint)) {
                 // the model's own preprocessing (what Detector.score(Path, Path) uses): its side, its second modality
@@ -124,6 +125,14 @@ final class InspectCommand implements Callable<Integer> {
             }
             System.err.printf("crd inspect: preset %s (b=%d, S=%d), forward %.2f s%n", model.preset().name(),
                     model.preset().base(), size, (System.nanoTime() - t0) / 1e9);
+        }
+        for (Map.Entry<String, HostTensor> e : result.entrySet()) {
+            // fail closed: the first intermediate (network order) that is not finite is named, and nothing is written
+            String bad = crd4j.tensor.Finite.describe(e.getValue());
+            if (bad != null) {
+                throw new IllegalArgumentException(e.getKey() + " holds " + bad + " (NaN or Inf in the weights or the inputs);"
+                        + " nothing written");
+            }
         }
         if (gt != null) result.put("gt", ImageInputs.groundTruth(gt, (int) (in.rgb() != null ? in.rgb() : in.other()).dim(2)));
         Map<String, OutputDirectory.FileWriter> files = new LinkedHashMap<>();

@@ -43,6 +43,9 @@ final class SampleInputs {
     /** Whether raw files were given (they are preprocessed at the model's side, so the model must be known first). */
     boolean raw() { return rgbImage != null || xyz != null || normals != null; }
 
+    /** Whether any input option was given. */
+    boolean any() { return raw() || rgb != null || depth != null; }
+
     /**
      * Checks the options given against each other and against {@code second} (the model's second input): at most
      * one file per modality, at least one modality (both unless {@code allowMissing}), and the raw option that names
@@ -142,6 +145,9 @@ final class SampleInputs {
                     + " (256 for the paper preset), found " + Arrays.toString(s));
         }
         if (!t.dtype().isFloating()) throw new crd4j.io.WeightsFormatException(f, "expected float32 data, found " + t.dtype());
-        return t.toFloat32();
+        HostTensor f32 = t.toFloat32();
+        String bad = crd4j.tensor.Finite.describe(f32);   // a float64 value beyond float32's range becomes Inf here: caught too
+        if (bad != null) throw new crd4j.io.WeightsFormatException(f, "holds " + bad + " (expected finite values: no score is given for it)");
+        return f32;
     }
 }

@@ -3,14 +3,15 @@ package crd4j.cli;
 import crd4j.model.Preset;
 
 /**
- * How many CPU threads every command gives ND4J's native ops and its BLAS: {@code --threads N} when given, otherwise
- * one rule from the model's preset — 1 for {@code tiny} and {@code small}, one per core for {@code paper} (and a
- * custom size). The small presets' operations are too small to amortise OpenMP's start-up and synchronisation:
- * {@code crd train} of the tiny preset, 1 epoch, on the 2-core development machine took 37–42 s with 1 thread and
- * 183–280 s with 2 (interleaved, load average 8–9; 1.7x slower on the quiet machine; benchmarks/RESULTS.md), while
- * the paper preset keeps ND4J's default of one per core for its large GEMMs (not measured against one thread on a
- * quiet machine yet). {@code small} was not measured and follows {@code tiny}.
- * Each count is deterministic, but two counts do not train bit-identical models (the BLAS sums in another order).
+ * How many CPU threads every command gives the CPU backend: {@code --threads N} when given, otherwise one rule from
+ * the model's preset — at most 2 for {@code tiny} and {@code small}, one per core for {@code paper} (and a custom
+ * size). With a budget of 2 or 3 the backend runs the two halves of each pass (teacher per modality, student branch
+ * per modality) at once, each with single-threaded operations (Nd4jBackend.setThreads), which gives the same bits as 1
+ * thread; above that ND4J's operations themselves get the threads. Measured on the 2-core development machine
+ * (benchmarks/RESULTS.md, 2026-12-01, quiet): tiny training 13.0–13.6 samples/s at 1 thread, 13.2–16.7 at 2; paper
+ * inference 2.27–2.41 s at 2 threads against 4.7–4.9 s with the library's own two-thread operations. The small
+ * presets' operations are too small to gain from many library threads (1.7× slower at 2 library threads on
+ * 2026-11-25), hence their cap of 2.
  *
  * <p>The setting is process-wide (ND4J's environment); {@link #current} is what was last applied, so {@code bench}
  * reports the count actually in use.
@@ -20,9 +21,10 @@ final class Threads {
 
     private static volatile int current = Runtime.getRuntime().availableProcessors();
 
-    /** The rule: 1 for tiny and small, one per core otherwise. */
+    /** The rule: at most 2 for tiny and small, one per core otherwise. */
     static int forPreset(Preset p) {
-        return p.name().equals("tiny") || p.name().equals("small") ? 1 : Runtime.getRuntime().availableProcessors();
+        int cores = Runtime.getRuntime().availableProcessors();
+        return p.name().equals("tiny") || p.name().equals("small") ? Math.min(2, cores) : cores;
     }
 
     /** The thread count in use (ND4J's default, one per core, until a command sets it). */

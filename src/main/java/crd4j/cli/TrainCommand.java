@@ -5,6 +5,7 @@ import crd4j.model.FusionSemantics;
 import crd4j.model.Preset;
 import crd4j.train.ReverseDistillationTraining;
 import crd4j.train.Recipe;
+import crd4j.train.StopOnSignal;
 import crd4j.train.TrainingRun;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -46,7 +47,8 @@ final class TrainCommand implements Callable<Integer> {
             description = "torchvision wide_resnet50_2 .pth, or 'random' for a seeded random teacher (default: ${DEFAULT-VALUE}).")
     String teacher;
 
-    @Option(names = "--preset", defaultValue = "paper", description = "paper | small | tiny (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--preset", description = "paper | small | tiny (default: paper; with --resume: the training state's, and a"
+            + " different one is refused).")
     String preset;
 
     @Option(names = "--epochs", defaultValue = "200", description = "Epochs (default: ${DEFAULT-VALUE}).")
@@ -82,8 +84,13 @@ final class TrainCommand implements Callable<Integer> {
             + " statistics on the training images (both modalities) before training.")
     boolean calibrateTeacher;
 
-    @Option(names = "--resume", description = "Continue from --out and its " + STATE_SUFFIX + " sidecar.")
+    @Option(names = "--resume", description = "Continue from --out and its " + STATE_SUFFIX + " sidecar (after a kill, Ctrl-C or"
+            + " SIGTERM; also with a larger --epochs). The state must come from the same data, preset, --batch and crd4j version.")
     boolean resume;
+
+    @Option(names = "--force", description = "Replace an existing model file at --out (and its " + STATE_SUFFIX + ") with a new"
+            + " run; without it an existing model is refused.")
+    boolean force;
 
     @Option(names = "--mapping", description = "After the students, also train the few-modal mapping network (a small conv net per"
             + " teacher level and direction, RGB to second modality and back) used by --missing-strategy mapping.")
@@ -114,16 +121,37 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Recipe r = Recipe.parse(recipe);
         FusionSemantics sem = semantics == null ? r.semantics() : FusionSemantics.parse(semantics);
-        TrainingRun.Config c = new TrainingRun.Config(data, category, teacher, resume ? null : Preset.byName(preset), epochs, batch, lr,
+        TrainingRun.Config c = new TrainingRun.Config(data, category, teacher, preset != null ? Preset.byName(preset) : resume ? null : Preset.byName("paper"), epochs, batch, lr,
                 seed == null ? r.seed() : seed, sem, calibrateTeacher, out, resume, r, secondInput.kind(), secondInput.sobelK(),
                 mapping ? mappingEpochs : 0);
+        String single = singleModality();
+        if (resume && force) throw new IllegalArgumentException("--resume and --force: give one (continue the run, or replace it)");
+        TrainingRun.checkOutputPath(out);
+        if (!resume && !force && (java.nio.file.Files.exists(out) || java.nio.file.Files.exists(TrainingRun.statePath(out)))) {
+            Path what = java.nio.file.Files.exists(out) ? out : TrainingRun.statePath(out);
+            throw new IllegalArgumentException(what + ": already exists; give --resume to continue its training, --force to"
+                    + " replace it, or another --out");
+        }
         Backend be = common.backend();
         if (resume) common.threadsForModel(TrainingRun.statePath(out));
         else common.threadsFor(c.preset());
-        String single = singleModality();
+        // SIGTERM / Ctrl-C: the run writes its state between two steps and says how to resume (TrainingRun.Stopped)
+        // (the single-modality baseline polls no stop request, so a signal ends it at once, as before)
         try (TrainProgress p = TrainProgress.create(progress, "crd train")) {
-            if (single == null) TrainingRun.run(be, c, p);
-            else ReverseDistillationTraining.run(be, c, single, p);
+            if (single != null) {
+                ReverseDistillationTraining.run(be, c, single, p);
+            } else {
+                try (StopOnSignal stop = StopOnSignal.install(600)) {
+                    try {
+                        TrainingRun.run(be, c, p, stop);
+                    } catch (TrainingRun.Stopped e) {
+                        p.close();
+                        System.err.println("crd train: " + e.getMessage());
+                        stop.releaseAndAwaitExit(60);   // the JVM exits with the signal's status (143 SIGTERM, 130 Ctrl-C)
+                        return 130;
+                    }
+                }
+            }
         }
         System.out.println("wrote " + out);
         return 0;

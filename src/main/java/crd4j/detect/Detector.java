@@ -17,8 +17,27 @@ import java.util.Map;
 
 /**
  * The embedding surface: a loaded CRD model plus its normalisation statistics, scoring one part at a time (§8.3).
- * Create it once, call {@link #score} many times. Calls are serialised (the backends are single-stream), so one
- * instance may be shared by several threads; activations are freed after each call.
+ * Create it once, call {@link #score} many times; activations are freed after each call.
+ *
+ * <h2>Threads</h2>
+ * One instance may be shared by any number of threads. On the CPU backend calls run <em>in parallel</em>: the model
+ * is read-only while scoring (eval mode; each call records into its own inference {@link Graph}), and the backend's
+ * shared state is safe for concurrent use — the activation buffer pool is synchronised, the im2col and
+ * transposed-convolution scratch buffers are per thread (each worker thread is its own workspace, grown once to the
+ * largest convolution), and the cached batch-norm coefficients are computed once under the γ tensor's lock and only
+ * read afterwards. Results are bit-identical to single-threaded scoring (a call's arithmetic does not depend on what
+ * other threads do). For throughput use a fixed pool of about one scoring thread per core with ND4J's own threads
+ * set to 1 ({@code Nd4jBackend.setThreads(1)}); a new thread per call works but leaves its scratch buffers to the
+ * garbage collector.
+ *
+ * <p>On a device backend (CUDA) calls are queued: they run one at a time, in arrival order of the lock, on the
+ * backend's single stream. The backend's memory arena, its pinned staging buffers and the CUDA graphs captured per
+ * kind of call (whose device buffers are fixed at capture) are all per stream; a stream per worker would need a
+ * copy of each, and one scoring pass of the paper preset already fills the GPU, so a queue is what we chose. (Not
+ * yet measured on a GPU.)
+ *
+ * <p>{@link #close()} waits for calls in progress, then every later call fails with an
+ * {@link IllegalStateException} saying the detector is closed.
  *
  * <p>A part may arrive without one of its modalities ({@link Sample}); the model then stands in for it as the
  * {@link MissingStrategy} says (few-modal inference, §17), and the {@link Result} lists which branches contributed
@@ -82,6 +101,29 @@ public final class Detector implements Scorer, AutoCloseable {
         }
         this.inputs = new ModelInputs(model.preset().size(), s, source);
         model.train(false);
+        checkWeights(model, source);
+    }
+
+    /**
+     * Fails closed on weights: a NaN or Inf in any parameter or buffer (teacher, both branches, mapping network) is
+     * one clear error naming the tensor, at construction, instead of maps that might or might not show it.
+     */
+    public static void checkWeights(CrdModel model, String source) {
+        List<crd4j.nn.Module> parts = new ArrayList<>(List.of(model.teacher(), model.rgbBranch(), model.otherBranch()));
+        List<String> prefixes = new ArrayList<>(List.of("teacher.", "rgb.", model.secondModality().key() + "."));
+        if (model.mapping() != null) {
+            parts.add(model.mapping());
+            prefixes.add(crd4j.model.ModelFiles.MAPPING_PREFIX);
+        }
+        for (int p = 0; p < parts.size(); p++) {
+            for (crd4j.nn.StateEntry e : parts.get(p).stateEntries()) {
+                String bad = crd4j.tensor.Finite.describe(e.reader().get());
+                if (bad != null) {
+                    throw new IllegalArgumentException((source == null ? "the model" : source) + ": tensor '" + prefixes.get(p) + e.name()
+                            + "' holds " + bad + " (expected finite weights; the model cannot score)");
+                }
+            }
+        }
     }
 
     /** Loads a crd4j model file that holds validation statistics. */
@@ -216,8 +258,23 @@ public final class Detector implements Scorer, AutoCloseable {
 
     /** Scores one sample; a missing modality is stood in for as {@code strategy} says (§17.2). */
     @Override
-    public synchronized Result score(Sample sample, MissingStrategy strategy) {
-        if (closed) throw new IllegalStateException("detector is closed");
+    public Result score(Sample sample, MissingStrategy strategy) {
+        java.util.concurrent.locks.Lock open = lifecycle.readLock();   // shared: calls do not wait for each other
+        open.lock();
+        try {
+            if (closed) throw closedError();
+            return scoreOpen(sample, strategy);
+        } finally {
+            open.unlock();
+        }
+    }
+
+    private IllegalStateException closedError() {
+        return new IllegalStateException("this Detector is closed" + (source == null ? "" : " (" + source + ")")
+                + ": score() after close(); load a new Detector to score again");
+    }
+
+    private Result scoreOpen(Sample sample, MissingStrategy strategy) {
         int s = model.preset().size();
         long[] want = {1, 3, s, s};
         for (int i = 0; i < 2; i++) {
@@ -227,10 +284,22 @@ public final class Detector implements Scorer, AutoCloseable {
                         + " for this model (preset " + model.preset().name() + "), got " + Arrays.toString(in.shape()));
             }
         }
+        for (int i = 0; i < 2; i++) {
+            HostTensor in = sample.input(i);
+            String bad = in == null ? null : crd4j.tensor.Finite.describe(in);
+            if (bad != null) {
+                throw new IllegalArgumentException("the " + model.branchKeys().get(i) + " input holds " + bad
+                        + " (expected finite values): no score is given");
+            }
+        }
         List<AnomalyScoring.Planned> plan = AnomalyScoring.plan(model, sample.hasRgb(), sample.hasSecond(), strategy);
         List<NormalizationStats.MeanStd> planStats = checkCanServe(plan, strategy);   // before any work
         HostTensor x = sample.hasRgb() ? convert(sample.rgb()) : null, y = sample.hasSecond() ? convert(sample.second()) : null;
-        if (be instanceof DeviceMaps dm) return scoreOnDevice(dm, x, y, strategy, plan, planStats);
+        if (be instanceof DeviceMaps dm) {
+            synchronized (deviceQueue) {   // one stream: device calls are queued (see the class comment)
+                return scoreOnDevice(dm, x, y, strategy, plan, planStats);
+            }
+        }
         Tensor xt = x == null ? null : be.fromHost(x), yt = y == null ? null : be.fromHost(y);
         Graph g = Graph.inference(be);
         try {
@@ -328,13 +397,31 @@ public final class Detector implements Scorer, AutoCloseable {
         return model.rgbBranch().parameters().get(0).value().dtype() == DType.FLOAT64 ? h.toFloat64() : h.toFloat32();
     }
 
-    private boolean closed;
+    /** Read lock: a call in progress; write lock: {@link #close()}, which waits for those calls. Fair, so close is not starved. */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock lifecycle = new java.util.concurrent.locks.ReentrantReadWriteLock(true);
+    /** Serialises device calls (and guards {@link #deviceCalls}, {@link #captured}). */
+    private final Object deviceQueue = new Object();
+    private volatile boolean closed;
 
-    /** Ends use of this detector; the backend, which the caller passed in, stays open. */
+    /** Whether {@link #close()} was called. */
+    public boolean isClosed() { return closed; }
+
+    /**
+     * Ends use of this detector: waits for calls in progress, frees captured device graphs; later calls throw
+     * {@link IllegalStateException}. The backend, which the caller passed in, stays open. Closing twice is allowed.
+     */
     @Override
-    public synchronized void close() {
-        for (GraphCapture.CapturedRun r : captured.values()) r.close();
-        captured.clear();
-        closed = true;
+    public void close() {
+        java.util.concurrent.locks.Lock w = lifecycle.writeLock();
+        w.lock();
+        try {
+            closed = true;
+            synchronized (deviceQueue) {
+                for (GraphCapture.CapturedRun r : captured.values()) r.close();
+                captured.clear();
+            }
+        } finally {
+            w.unlock();
+        }
     }
 }

@@ -52,6 +52,8 @@ public final class ReverseDistillationDetector implements Scorer, AutoCloseable 
             throw new IllegalArgumentException("the " + model.modality() + " input: expected shape [1, 3, " + s + ", " + s + "], got "
                     + Arrays.toString(in.shape()));
         }
+        String bad = crd4j.tensor.Finite.describe(in);
+        if (bad != null) throw new IllegalArgumentException("the " + model.modality() + " input holds " + bad + " (expected finite values): no score is given");
         AnomalyScoring.Scores sc = AnomalyScoring.combine(plan, List.of(rawMap(in)), List.of(stats), s);
         return new Detector.Result(sc.score(), sc.map(), s, sc.branches(), strategy);
     }

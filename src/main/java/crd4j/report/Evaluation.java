@@ -124,6 +124,85 @@ public final class Evaluation {
     /** Per detector: the lowest and highest value of its maps over the split (the report's colour scale). */
     private final Map<String, double[]> range = new LinkedHashMap<>();
     private final MissRanking ranking;
+    /** metrics.json key → why that metric cannot be defined on this split (see {@link #undefinedMetrics()}). */
+    private final Map<String, String> undefined;
+
+    /**
+     * The metrics this split cannot define, each with the reason, in metrics.json key order: without defective parts
+     * (or without good parts) the image-level ranking metrics have one class only; without any anomalous GT pixel
+     * (no defective part, or every GT mask empty) the pixel-level metrics and the AU-PROs have no positives (no
+     * region to overlap); with every pixel anomalous they have no false positives to count. Such a metric is left
+     * out — NaN in {@link #metrics()}, {@code null} in metrics.json with the reason under {@code "undefined"}, "n/a"
+     * in the tables — never a number computed from a degenerate formula (AP −0.0, an AUROC of 0.5, an AU-PRO).
+     * A choice where the issue let us choose: the defined metrics are still written and the command still succeeds,
+     * with one warning line naming what was left out, because an all-good split is a legitimate check of false alarms.
+     */
+    public Map<String, String> undefinedMetrics() { return Collections.unmodifiableMap(undefined); }
+
+    static Map<String, String> undefinedMetrics(List<Scored> scored, List<int[]> gts) {
+        // the image label is the max of the GT map, as in the metrics themselves (a defective part with an empty mask
+        // counts as good there)
+        int pos = 0, neg = 0, defectFolders = 0;
+        long ppos = 0, pneg = 0;
+        for (int i = 0; i < gts.size(); i++) {
+            boolean any = false;
+            for (int v : gts.get(i)) {
+                if (v > 0) {
+                    ppos++;
+                    any = true;
+                } else {
+                    pneg++;
+                }
+            }
+            if (any) pos++;
+            else neg++;
+            if (scored.get(i).defective()) defectFolders++;
+        }
+        String noDefect = defectFolders == 0 ? "the test split has no defective parts"
+                : "no ground-truth pixel is anomalous: every defective part's GT mask is empty";
+        Map<String, String> out = new LinkedHashMap<>();
+        if (pos == 0) {
+            for (String k : List.of("i_auroc", "i_ap", "i_f1_max")) out.put(k, noDefect);
+        } else if (neg == 0) {
+            out.put("i_auroc", "the test split has no good parts");
+        }
+        List<String> pixel = List.of("p_auroc", "p_ap", "au_pro_0.3", "au_pro_0.01", "au_pro_sampled_0.3", "au_pro_sampled_0.1",
+                "au_pro_sampled_0.05", "au_pro_sampled_0.01", "p_f1_max");
+        if (ppos == 0) {
+            for (String k : pixel) out.put(k, noDefect);
+        } else if (pneg == 0) {
+            for (String k : pixel) if (!k.equals("p_ap") && !k.equals("p_f1_max")) out.put(k, "every ground-truth pixel is anomalous (no normal pixel)");
+        }
+        return out;
+    }
+
+    private static MetricSet withoutUndefined(MetricSet m, java.util.Set<String> undefined) {
+        if (undefined.isEmpty()) return m;
+        double[] v = m.values();
+        for (int k = 0; k < 6; k++) if (undefined.contains(MetricSet.PAPER_KEYS.get(k))) v[k] = Double.NaN;
+        for (int k = 0; k < 6; k++) if (undefined.contains(MetricSet.TRD_KEYS.get(k))) v[6 + k] = Double.NaN;
+        return MetricSet.of(v);
+    }
+
+    /** One line for the user: which metrics were left out and why, or null when all are defined. */
+    public String undefinedLine() {
+        if (undefined.isEmpty()) return null;
+        Map<String, List<String>> byReason = new LinkedHashMap<>();
+        undefined.forEach((k, why) -> byReason.computeIfAbsent(why, w -> new ArrayList<>()).add(header(k)));
+        StringBuilder sb = new StringBuilder(category + ": left out, as they cannot be defined: ");
+        boolean first = true;
+        for (Map.Entry<String, List<String>> e : byReason.entrySet()) {
+            sb.append(first ? "" : "; ").append(String.join(", ", e.getValue())).append(" (").append(e.getKey()).append(')');
+            first = false;
+        }
+        return sb.toString();
+    }
+
+    private static String header(String key) {
+        int i = MetricSet.PAPER_KEYS.indexOf(key);
+        if (i >= 0) return MetricSet.PAPER_HEADERS.get(i);
+        return MetricSet.TRD_HEADERS.get(MetricSet.TRD_KEYS.indexOf(key));
+    }
 
     private Evaluation(String category, MvtecDataset dataset, ModelInfo model, String preset, int size, List<Scored> scored,
                        Map<String, List<double[]>> maps, List<int[]> gts) {
@@ -135,9 +214,10 @@ public final class Evaluation {
         this.scored = List.copyOf(scored);
         this.maps = maps;
         this.gts = gts;
+        this.undefined = undefinedMetrics(scored, gts);
         for (Map.Entry<String, List<double[]>> e : maps.entrySet()) {
             Metrics.Curves c = Metrics.evaluateWithCurves(e.getValue(), gts, size, size);
-            metrics.put(e.getKey(), c.metrics());
+            metrics.put(e.getKey(), withoutUndefined(c.metrics(), undefined.keySet()));
             roc.put(e.getKey(), c.imageRoc());
             pro.put(e.getKey(), Plots.thin(c.pro(), Metrics.PRO_LIMIT));   // the whole curve has a point per pixel
             double lo = Double.POSITIVE_INFINITY, hi = Double.NEGATIVE_INFINITY;
@@ -369,14 +449,21 @@ public final class Evaluation {
     /**
      * The metrics.json node of one detector: twelve fractions under their documented keys, the paper's six
      * ({@link MetricSet#PAPER_KEYS}) then the 2025 reference's ({@link MetricSet#TRD_KEYS}: {@code au_pro_sampled_*} is
-     * the threshold-sampled AU-PRO, not the exact {@code au_pro_*}). An undefined value (e.g. no GT region) is NaN, which
-     * Jackson writes as the string {@code "NaN"}.
+     * the threshold-sampled AU-PRO, not the exact {@code au_pro_*}). A value that is not a finite number (a metric the
+     * split cannot define, {@link #undefinedMetrics()}) is {@code null}: JSON has no NaN, and a {@code "NaN"} string
+     * would compare as a number in no reader.
      */
     public static ObjectNode metricsNode(ObjectNode n, MetricSet m) {
         double[] p = m.paperValues(), t = m.trdValues();
-        for (int k = 0; k < p.length; k++) n.put(MetricSet.PAPER_KEYS.get(k), p[k]);
-        for (int k = 0; k < t.length; k++) n.put(MetricSet.TRD_KEYS.get(k), t[k]);
+        for (int k = 0; k < p.length; k++) putFinite(n, MetricSet.PAPER_KEYS.get(k), p[k]);
+        for (int k = 0; k < t.length; k++) putFinite(n, MetricSet.TRD_KEYS.get(k), t[k]);
         return n;
+    }
+
+    /** {@code n.put(key, v)}, or {@code null} when v is NaN or infinite; −0.0 is written as 0.0. */
+    public static void putFinite(ObjectNode n, String key, double v) {
+        if (Double.isFinite(v)) n.put(key, v == 0 ? 0.0 : v);
+        else n.putNull(key);
     }
 
     /** {@code {"fused": {...}, "rgb": {...}, "<second>": {...}}}, pretty-printed UTF-8. */
@@ -384,6 +471,10 @@ public final class Evaluation {
         ObjectMapper json = new ObjectMapper();
         ObjectNode root = json.createObjectNode();
         for (Map.Entry<String, MetricSet> e : metrics.entrySet()) metricsNode(root.putObject(e.getKey()), e.getValue());
+        if (!undefined.isEmpty()) {
+            ObjectNode u = root.putObject("undefined");   // why each null above is null
+            undefined.forEach(u::put);
+        }
         if (!settings.isEmpty()) {
             // few-modal evaluations add the settings and, for the complete one, the per-defect-type image AUROC
             ObjectNode pd = root.putObject("per_defect_i_auroc");
@@ -451,7 +542,9 @@ public final class Evaluation {
             double[] v = trd ? e.getValue().trdValues() : e.getValue().paperValues();
             sb.append(String.format(Locale.ROOT, "%-8s", e.getKey()));
             for (int k = 0; k < v.length; k++) {
-                sb.append(String.format(Locale.ROOT, " %" + Math.max(8, headers.get(k).length()) + ".4f", v[k]));
+                int w = Math.max(8, headers.get(k).length());
+                sb.append(Double.isFinite(v[k]) ? String.format(Locale.ROOT, " %" + w + ".4f", v[k])
+                        : String.format(Locale.ROOT, " %" + w + "s", "n/a"));
             }
             sb.append('\n');
         }

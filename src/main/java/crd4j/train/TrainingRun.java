@@ -109,6 +109,9 @@ public final class TrainingRun {
 
     /** Progress of a run: called on the training thread. */
     public interface Listener {
+        /** A listener that ignores everything. */
+        Listener NONE = new Listener() {};
+
         /**
          * Before the first epoch that runs; {@code samplesPerEpoch} counts the samples actually trained on,
          * {@code otherModality} names the second branch ("depth" or "normals").
@@ -139,6 +142,17 @@ public final class TrainingRun {
     }
 
     public static Result run(Backend be, Config c, Listener listener) throws IOException {
+        return run(be, c, listener, () -> false);
+    }
+
+    /**
+     * Runs training; {@code stop} is polled before every optimisation step (and between validation samples): once it
+     * says true the run writes its training state as it stands (mid-epoch: the step within the epoch is recorded, and
+     * {@code --resume} continues from that step) and throws {@link Stopped}. {@link StopOnSignal} makes SIGTERM and
+     * Ctrl-C such a request.
+     */
+    public static Result run(Backend be, Config c, Listener listener, java.util.function.BooleanSupplier stop) throws IOException {
+        checkOutputPath(c.out());
         MvtecDataset ds = MvtecDataset.open(c.data(), c.category());
         List<MvtecDataset.Sample> train = ds.samples("train");
         List<MvtecDataset.Sample> val = ds.samples("validation");
@@ -147,17 +161,27 @@ public final class TrainingRun {
         Path statePath = statePath(c.out());
 
         CrdModel model;
+        InputCache preChecked = null;
         String teacherSource;
         CrdTrainer trainer;
-        int startEpoch = 0;
+        int startEpoch = 0, startStep = 0;
+        double startRgbLoss = 0, startOtherLoss = 0;
+        int startSeen = 0;
+        ObjectNode resumedDataset = null;
         long seed = c.seed();
         SecondInput second;
         String recipe;
         if (c.resume()) {
             if (!Files.isRegularFile(statePath)) throw new WeightsFormatException(statePath, "--resume: training-state file missing");
-            ModelFile.Contents st = ModelFile.read(statePath);
+            ModelFile.Contents st = ModelFile.read(statePath);   // verifies the checksum: a damaged state is refused here
             if (!STATE_FORMAT.equals(st.meta().path("format").asText())) {
                 throw new WeightsFormatException(statePath, "metadata 'format': expected " + STATE_FORMAT);
+            }
+            checkStateVersion(st.meta(), statePath);
+            if (st.meta().has("batch") && st.meta().path("batch").asInt() != c.batch()) {
+                throw new WeightsFormatException(statePath, "this training state was made with --batch " + st.meta().path("batch").asInt()
+                        + ", not " + c.batch() + " (the order of the remaining steps depends on it): give --batch "
+                        + st.meta().path("batch").asInt() + " to resume it");
             }
             if (!(st.meta().get("model") instanceof ObjectNode modelMeta)) {
                 throw new WeightsFormatException(statePath, "metadata 'model': missing");
@@ -177,7 +201,16 @@ public final class TrainingRun {
             recipe = typed.recipe() != null ? typed.recipe() : Recipe.PAPER_2024.key();
             model = ModelFiles.fromContents(st.tensors(), modelMeta, statePath, new NnContext(be, DType.FLOAT32, seed)).model();
             teacherSource = typed.teacher();
+            if (c.preset() != null && !c.preset().name().equals(model.preset().name())) {
+                throw new WeightsFormatException(statePath, "this training state trains preset '" + model.preset().name()
+                        + "', not --preset " + c.preset().name() + " (leave --preset out to resume it)");
+            }
             startEpoch = st.meta().path("epoch").asInt();
+            startStep = st.meta().path("step").asInt(0);
+            startRgbLoss = st.meta().path("loss_rgb_sum").asDouble(0);
+            startOtherLoss = st.meta().path("loss_other_sum").asDouble(0);
+            startSeen = st.meta().path("seen").asInt(0);
+            resumedDataset = st.meta().get("dataset") instanceof ObjectNode dn ? dn : null;
             trainer = new CrdTrainer(be, model, c.lr());
             try {
                 trainer.rgbOptimizer().importState(sub(st.tensors(), "optim.rgb."));
@@ -193,8 +226,9 @@ public final class TrainingRun {
                 throw new WeightsFormatException(statePath, "model's second modality is " + model.secondModality().key()
                         + " but " + ds.categoryDir() + " has " + ds.modality().key());
             }
-            listener.log(String.format(java.util.Locale.ROOT, "resuming %s after epoch %d (lr %.6g, seed %d)", statePath,
-                    startEpoch, trainer.rgbOptimizer().lr(), seed));
+            listener.log(String.format(java.util.Locale.ROOT, "resuming %s after epoch %d%s (lr %.6g, seed %d)", statePath,
+                    startEpoch, startStep > 0 ? " and step " + startStep + " of epoch " + (startEpoch + 1) : "",
+                    trainer.rgbOptimizer().lr(), seed));
         } else {
             second = c.secondInput(ds.secondInput());
             ds = ds.with(second, "--second " + second.kind().key());
@@ -216,6 +250,7 @@ public final class TrainingRun {
                 teacherSource = tf.getFileName().toString();
             }
             model.setSemantics(c.semantics());
+            preChecked = checkInputs(ds, p.size(), listener);
             if (c.calibrateTeacher()) {
                 if (!c.teacher().equals("random")) throw new IllegalArgumentException("--calibrate-teacher: only with --teacher random");
                 calibrate(be, model.teacher(), ds, train, p.size(), c.batch());
@@ -241,20 +276,47 @@ public final class TrainingRun {
         info.put("seed", seed);
         second.writeTo(info);
 
-        InputCache cache = new InputCache(ds, size, train.size());
+        ObjectNode dataset = datasetNode(ds, train, val);
+        if (resumedDataset != null && !resumedDataset.path("fingerprint").asText().equals(dataset.path("fingerprint").asText())) {
+            throw new WeightsFormatException(statePath, "this training state was made from other data: " + describe(resumedDataset)
+                    + " then, " + describe(dataset) + " in " + ds.categoryDir() + " now (resume on the same data, or start"
+                    + " again without --resume)");
+        }
+        InputCache cache = preChecked != null ? preChecked : checkInputs(ds, size, listener);
         int perEpoch = train.size() - (train.size() % c.batch() == 1 ? 1 : 0);
         if (startEpoch < c.epochs()) listener.started(startEpoch, c.epochs(), perEpoch, ds.modality().key());
         long t0 = System.nanoTime();
         int done = 0;
         for (int e = startEpoch; e < c.epochs(); e++) {
             long te = System.nanoTime();
-            double rgbLoss = 0, otherLoss = 0, lr0 = trainer.rgbOptimizer().lr();
-            int steps = 0, seen = 0;
-            for (List<Integer> b : batches(train.size(), c.batch(), new Random(seed * 1000003L + e))) {
+            boolean resumedHere = e == startEpoch && startStep > 0;
+            double rgbLoss = resumedHere ? startRgbLoss : 0, otherLoss = resumedHere ? startOtherLoss : 0, lr0 = trainer.rgbOptimizer().lr();
+            int steps = 0, seen = resumedHere ? startSeen : 0;
+            List<List<Integer>> epochBatches = batches(train.size(), c.batch(), new Random(seed * 1000003L + e));
+            for (List<Integer> b : epochBatches) {
+                if (resumedHere && steps < startStep) {   // done before the run was stopped
+                    steps++;
+                    continue;
+                }
+                if (stop.getAsBoolean()) {
+                    // between two steps: weights, Adam moments and running statistics are those after `steps` steps
+                    model.train(false);
+                    ObjectNode partial = JSON.createObjectNode();
+                    partial.put("step", steps);
+                    partial.put("loss_rgb_sum", rgbLoss);
+                    partial.put("loss_other_sum", otherLoss);
+                    partial.put("seen", seen);
+                    saveCheckpoint(model, teacherSource, trainer, c, seed, statePath, e, info, dataset, partial);
+                    throw new Stopped(String.format(java.util.Locale.ROOT, "stopped on request in epoch %d of %d (after step %d of %d);"
+                            + " the training state is saved in %s: run the same command with --resume to continue from there",
+                            e + 1, c.epochs(), steps, epochBatches.size(), statePath));
+                }
                 CrdTrainer.StepLosses l;
                 try (Tensor x = be.fromHost(cache.stack(b, train, true)); Tensor y = be.fromHost(cache.stack(b, train, false))) {
                     l = trainer.step(x, y);
                 }
+                checkFinite(l.rgb().total(), "rgb", e, steps, epochBatches.size(), c, statePath, startEpoch);
+                checkFinite(l.other().total(), model.secondModality().key(), e, steps, epochBatches.size(), c, statePath, startEpoch);
                 rgbLoss += l.rgb().total();
                 otherLoss += l.other().total();
                 steps++;
@@ -263,7 +325,7 @@ public final class TrainingRun {
             }
             trainer.endEpoch();
             model.train(false);
-            saveCheckpoint(model, teacherSource, trainer, c, seed, statePath, e + 1, info);
+            saveCheckpoint(model, teacherSource, trainer, c, seed, statePath, e + 1, info, dataset, null);
             done++;
             double secs = (System.nanoTime() - te) / 1e9, total = (System.nanoTime() - t0) / 1e9;
             listener.epochDone(new EpochReport(e + 1, c.epochs(), lr0, rgbLoss / Math.max(steps, 1), otherLoss / Math.max(steps, 1),
@@ -277,7 +339,7 @@ public final class TrainingRun {
         for (List<FusionWeights> ws : List.of(model.rgbBranch().fusionWeights(), model.otherBranch().fusionWeights())) {
             for (FusionWeights w : ws) w.setLogits((float) w.logits()[0], (float) w.logits()[1]);
         }
-        NormalizationStats stats = validationStats(be, model, ds, val, size);
+        NormalizationStats stats = validationStats(be, model, ds, val, size, stop, statePath);
         StringBuilder line = new StringBuilder("validation statistics (both modalities):");
         for (String b : stats.branches()) {
             NormalizationStats.MeanStd ms = stats.find(b, BranchMode.REAL);
@@ -368,8 +430,15 @@ public final class TrainingRun {
         }
     }
 
+    /**
+     * Writes the training state, then the model file. {@code partial} (null at an epoch's end) holds the step within
+     * epoch {@code epochsDone + 1} and that epoch's running loss sums, for a run stopped between two steps. Every
+     * tensor must be finite: a diverged step that left NaN or Inf in a weight or an Adam moment stops the run instead
+     * of replacing the last good checkpoint.
+     */
     private static void saveCheckpoint(CrdModel model, String teacherSource, CrdTrainer trainer, Config c, long seed,
-                                       Path statePath, int epochsDone, ObjectNode info) throws IOException {
+                                       Path statePath, int epochsDone, ObjectNode info, ObjectNode dataset, ObjectNode partial)
+            throws IOException {
         Map<String, HostTensor> t = new LinkedHashMap<>(ModelFiles.tensors(model));
         trainer.rgbOptimizer().exportState().forEach((k, v) -> t.put("optim.rgb." + k, v));
         trainer.otherOptimizer().exportState().forEach((k, v) -> t.put("optim.other." + k, v));
@@ -385,7 +454,19 @@ public final class TrainingRun {
         meta.put("rng", "java.util.Random(seed*1000003+epoch) per epoch; next epoch " + epochsDone);
         meta.put("batch", c.batch());
         meta.put("category", c.category());
+        meta.put("state_version", STATE_VERSION);
+        meta.put("crd4j_version", crd4jVersion());
+        meta.set("dataset", dataset);
+        if (partial != null) meta.setAll(partial);
         meta.set("model", ModelFiles.meta(model, teacherSource, null, info));
+        for (Map.Entry<String, HostTensor> en : t.entrySet()) {
+            String bad = nonFinite(en.getValue());
+            if (bad != null) {
+                throw new Diverged("training diverged: tensor '" + en.getKey() + "' holds " + bad + (partial == null ? " after epoch " + epochsDone
+                        : " in epoch " + (epochsDone + 1) + " (step " + partial.path("step").asInt() + ")")
+                        + " (learning rate too high?); " + lastGood(statePath) + " (lower --lr and start again)");
+            }
+        }
         // the training state first: it alone is what --resume reads, so it must never lag behind the model file
         ModelFile.write(statePath, t, meta);
         ModelFiles.save(model, c.out(), teacherSource, null, info);
@@ -416,7 +497,16 @@ public final class TrainingRun {
      */
     public static NormalizationStats validationStats(Backend be, CrdModel model, MvtecDataset ds, List<MvtecDataset.Sample> val, int s)
             throws IOException {
+        return validationStats(be, model, ds, val, s, () -> false, null);
+    }
+
+    private static NormalizationStats validationStats(Backend be, CrdModel model, MvtecDataset ds, List<MvtecDataset.Sample> val, int s,
+                                                      java.util.function.BooleanSupplier stop, Path statePath) throws IOException {
         return ValidationStatistics.compute(be, model, val.size(), i -> {
+            if (stop.getAsBoolean()) {
+                throw new Stopped("stopped on request while computing the validation statistics; every epoch is trained and"
+                        + " saved in " + statePath + ": run the same command with --resume to compute them");
+            }
             MvtecDataset.Inputs in = ds.load(val.get(i), s);
             return Sample.of(in.rgb(), in.second());
         }, true);
@@ -431,6 +521,143 @@ public final class TrainingRun {
                 return Sample.of(in.rgb(), in.second());
             });
         }
+    }
+
+    /** The version of the training-state layout; a state without it (or another) is refused by {@code --resume}. */
+    public static final int STATE_VERSION = 2;
+
+    /** This build's version ({@code Implementation-Version} of the jar; "dev" when run from classes). */
+    public static String crd4jVersion() {
+        String v = TrainingRun.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
+    }
+
+    /** Thrown when a run stops because its stop request (SIGTERM, Ctrl-C) came; the state to resume from is written. */
+    public static final class Stopped extends RuntimeException {
+        public Stopped(String message) { super(message); }
+    }
+
+    /** Thrown when a loss or a weight becomes NaN or Inf; nothing of the diverged epoch is saved. */
+    public static final class Diverged extends RuntimeException {
+        public Diverged(String message) { super(message); }
+    }
+
+    /**
+     * Checks the output path before any work: its folder exists and can be written, and the path is not a folder.
+     * Whether an existing model may be replaced is the caller's policy ({@code crd train} refuses without
+     * {@code --resume} or {@code --force}).
+     */
+    public static void checkOutputPath(Path out) throws IOException {
+        Path abs = out.toAbsolutePath();
+        Path dir = abs.getParent();
+        if (Files.isDirectory(abs)) throw new WeightsFormatException(out, "--out is a folder (expected a model file name, e.g. " + out.resolve("model.crd4j") + ")");
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new WeightsFormatException(out, "--out: the folder " + (dir == null ? "?" : dir) + " does not exist (create it first)");
+        }
+        // a real probe: Files.isWritable says yes to root on a read-only mount
+        Path probe = dir.resolve("." + abs.getFileName() + ".probe-" + ProcessHandle.current().pid());
+        try {
+            Files.deleteIfExists(probe);
+            Files.createFile(probe);
+        } catch (IOException e) {
+            throw new WeightsFormatException(out, "--out: cannot write in " + dir + " (" + reason(e) + ")");
+        } finally {
+            try {
+                Files.deleteIfExists(probe);
+            } catch (IOException ignored) {
+                // a probe we could create but not delete is harmless
+            }
+        }
+    }
+
+    private static String reason(IOException e) {
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) return f.getReason();
+        if (e instanceof java.nio.file.AccessDeniedException) return "permission denied";
+        return e.getMessage() == null ? e.toString() : e.getMessage();
+    }
+
+    private static void checkStateVersion(com.fasterxml.jackson.databind.JsonNode meta, Path statePath) throws WeightsFormatException {
+        if (!meta.has("state_version") || !meta.has("crd4j_version")) {
+            throw new WeightsFormatException(statePath, "this training state was written by an older crd4j (no version recorded);"
+                    + " it cannot be resumed safely: start again without --resume");
+        }
+        if (meta.path("state_version").asInt() != STATE_VERSION || !meta.path("crd4j_version").asText().equals(crd4jVersion())) {
+            throw new WeightsFormatException(statePath, "this training state was written by crd4j " + meta.path("crd4j_version").asText()
+                    + " (state layout " + meta.path("state_version").asText() + "), this is crd4j " + crd4jVersion() + " (layout "
+                    + STATE_VERSION + "): resume it with that version, or start again without --resume");
+        }
+    }
+
+    /**
+     * Every training and validation file read and preprocessed once before the first epoch, so that a bad file is
+     * one line naming it before any training, not after the last epoch. The training inputs are kept in the returned
+     * cache (when they fit), so this is work the first epoch would have done.
+     */
+    static InputCache checkInputs(MvtecDataset ds, int size, Listener listener) throws IOException {
+        List<MvtecDataset.Sample> train = ds.samples("train"), val = ds.samples("validation");
+        InputCache cache = new InputCache(ds, size, train.size());
+        for (int i = 0; i < train.size(); i++) checkSample(cache.get(i, train.get(i)), train.get(i));
+        for (MvtecDataset.Sample s : val) checkSample(ds.load(s, size), s);
+        listener.log("checked " + train.size() + " training and " + val.size() + " validation samples (every file read and preprocessed)");
+        return cache;
+    }
+
+    private static void checkSample(MvtecDataset.Inputs in, MvtecDataset.Sample s) throws WeightsFormatException {
+        if (nonFinite(in.rgb()) != null) throw new WeightsFormatException(s.rgb(), "the preprocessed image holds " + nonFinite(in.rgb()));
+        if (nonFinite(in.second()) != null) throw new WeightsFormatException(s.second(), "the preprocessed input holds " + nonFinite(in.second()));
+    }
+
+    static String nonFinite(HostTensor h) { return crd4j.tensor.Finite.describe(h); }
+
+    private static void checkFinite(double loss, String branch, int epoch, int step, int steps, Config c, Path statePath, int startEpoch) {
+        if (Double.isFinite(loss)) return;
+        throw new Diverged(String.format(java.util.Locale.ROOT, "training diverged: the %s branch's loss is %s in epoch %d, step %d of %d"
+                + " (--lr %s too high?); %s (lower --lr and start again)", branch, Double.isNaN(loss) ? "NaN" : "Inf", epoch + 1,
+                step + 1, steps, c.lr(), lastGood(statePath)));
+    }
+
+    /** What is left on disk when a run stops on a fault: the training state of the last finished epoch, if any. */
+    private static String lastGood(Path statePath) {
+        try {
+            if (Files.isRegularFile(statePath)) {
+                var meta = ModelFile.read(statePath).meta();
+                return "the last good checkpoint is " + statePath + " (epoch " + meta.path("epoch").asInt()
+                        + (meta.path("step").asInt(0) > 0 ? ", step " + meta.path("step").asInt() : "") + ") and its model file";
+            }
+        } catch (IOException e) {
+            return "the previous checkpoint " + statePath + " cannot be read (" + e.getMessage() + ")";
+        }
+        return "nothing was saved (no epoch finished)";
+    }
+
+    /** The training and validation files a state was made from: counts and a SHA-256 over names and sizes. */
+    static ObjectNode datasetNode(MvtecDataset ds, List<MvtecDataset.Sample> train, List<MvtecDataset.Sample> val) throws IOException {
+        java.security.MessageDigest md;
+        try {
+            md = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        for (List<MvtecDataset.Sample> split : List.of(train, val)) {
+            for (MvtecDataset.Sample s : split) {
+                for (Path f : new Path[]{s.rgb(), s.second()}) {
+                    // relative names, so that the same data under another root still matches
+                    String name = ds.categoryDir().relativize(f).toString().replace('\\', '/');
+                    md.update((name + "/" + Files.size(f) + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                }
+            }
+            md.update((byte) '|');
+        }
+        ObjectNode n = JSON.createObjectNode();
+        n.put("train", train.size());
+        n.put("validation", val.size());
+        n.put("fingerprint", java.util.HexFormat.of().formatHex(md.digest()).substring(0, 16));
+        return n;
+    }
+
+    private static String describe(com.fasterxml.jackson.databind.JsonNode d) {
+        return d.path("train").asInt() + " training and " + d.path("validation").asInt() + " validation samples (fingerprint "
+                + d.path("fingerprint").asText() + ")";
     }
 
     /** Keeps preprocessed training inputs in memory when they fit in 1 GiB; otherwise loads them per batch. */
