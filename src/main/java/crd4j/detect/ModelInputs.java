@@ -133,6 +133,9 @@ public final class ModelInputs {
             throw new WeightsFormatException(f, "expected a preprocessed " + which + " input [1,3," + size + "," + size + "] for "
                     + model + " (input side " + size + "), found " + Arrays.toString(t.shape()));
         }
-        return t.toFloat32();
+        HostTensor f32 = t.toFloat32();
+        String bad = crd4j.tensor.Finite.describe(f32);   // a float64 value beyond float32's range becomes Inf here: caught too
+        if (bad != null) throw new WeightsFormatException(f, "holds " + bad + " (expected finite values: no score is given for it)");
+        return f32;
     }
 }

@@ -73,12 +73,23 @@ class FailClosedTest {
         return HostTensor.of(a, t.shape());
     }
 
+    /** A depth input as preprocessing makes it: channel 0 repeated in all three channels (a depth model checks that). */
+    private static HostTensor depthLike(HostTensor t) {
+        float[] a = t.floats().clone();
+        int plane = a.length / 3;
+        System.arraycopy(a, 0, a, plane, plane);
+        System.arraycopy(a, 0, a, 2 * plane, plane);
+        return HostTensor.of(a, t.shape());
+    }
+
     @Test
     void detectRefusesNonFiniteInputsAndWritesNothing(@TempDir Path tmp) throws Exception {
         Path good = tmp.resolve("good.npy"), nan = tmp.resolve("nan.npy"), inf = tmp.resolve("inf.npy");
-        Npy.write(good, TinyModels.input(1));
+        Npy.write(good, depthLike(TinyModels.input(1)));
         Npy.write(nan, with(TinyModels.input(2), 77, Float.NaN));
-        Npy.write(inf, with(TinyModels.input(2), 5, Float.NEGATIVE_INFINITY));
+        HostTensor d = depthLike(TinyModels.input(2));
+        int plane = (int) (d.numel() / 3);
+        Npy.write(inf, with(with(with(d, 5, Float.NEGATIVE_INFINITY), 5 + plane, Float.NEGATIVE_INFINITY), 5 + 2 * plane, Float.NEGATIVE_INFINITY));
         for (String[] pair : new String[][]{{nan.toString(), good.toString()}, {good.toString(), inf.toString()}}) {
             Path out = tmp.resolve("out-" + Path.of(pair[0]).getFileName() + Path.of(pair[1]).getFileName());
             Run r = cli("detect", "--model", model.toString(), "--rgb", pair[0], "--depth", pair[1], "--out", out.toString());
