@@ -438,7 +438,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
      * 11–15% of a forward pass (2026-12-01 profiles, benchmarks/RESULTS.md).
      */
     static void im2col(INDArray x, long i, int k, int stride, int pad, long oHl, long oWl, INDArray col) {
-        if (x.isView() || x.ordering() != 'c' || x.offset() != 0) x = x.dup('c');
+        x = dense(x);
         int c = (int) x.size(1), h = (int) x.size(2), w = (int) x.size(3), oH = (int) oHl, oW = (int) oWl;
         int plane = h * w, len = c * plane, colLen = Math.toIntExact((long) c * k * k * oH * oW);
         int base = Math.toIntExact(i * (long) len);
