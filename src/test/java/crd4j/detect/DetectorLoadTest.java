@@ -140,7 +140,9 @@ class DetectorLoadTest {
         assertEquals(4 * PER_THREAD, j.path("parallel").path("calls").asInt());
         JsonNode r = j.path("resources");
         assertTrue(r.path("rss_growth_pct").asDouble() < 5, "resident memory grew: " + r);
-        assertTrue(r.path("fd_growth").asLong() <= 0, "file descriptors leaked: " + r);
+        // one fd of slack: the JVM itself opens one now and then (a clean-clone CI run saw 52 -> 53 once, with RSS
+        // flat); a descriptor leaked per call would show hundreds here
+        assertTrue(r.path("fd_growth").asLong() <= 1, "file descriptors leaked: " + r);
         assertTrue(r.path("native_growth_mb").asDouble() <= 1.0, "native memory grew: " + r);
         assertTrue(r.path("rss_max_mb").asDouble() <= BUDGET_MB, "resident memory above the tiny model's budget: " + r);
         assertTrue(j.path("parallel").path("p99_ms").asDouble() > 0 && j.path("sequential").path("p50_ms").asDouble() > 0, out);
