@@ -821,6 +821,43 @@ def cmd_bench(a):
         write_json(os.path.join(a.out, "bench.json"), res)
 
 
+def cmd_train_bench(a):
+    """Training throughput of the CRD students, the same iteration crd4j's benchmarks/CpuTrainTime.java times: both
+    teacher passes without gradients, then per branch forward (train mode), loss, backward and an Adam step, float32,
+    on random weights and inputs; `warmup` untimed steps first. Prints JSON (samples/s by wall time and by the
+    process's CPU time)."""
+    torch.manual_seed(a.seed)
+    teacher = WideResNet50_2(a.base)
+    teacher.init_weights()
+    teacher.eval()
+    branches = OrderedDict([("rgb", CRDBranch(a.base)), ("depth", CRDBranch(a.base))])
+    opts = {}
+    for name, br in branches.items():
+        br.init_weights()
+        br.train()
+        opts[name] = torch.optim.Adam(br.parameters(), lr=0.005, betas=(0.5, 0.999), eps=1e-8, weight_decay=0)
+    x_rgb, x_depth = make_inputs(a.batch, a.size, a.seed)
+    for i in range(a.warmup + a.steps):
+        if i == a.warmup:
+            w0, c0 = time.perf_counter(), time.process_time()
+        with torch.no_grad():
+            t_rgb = teacher.features(x_rgb)
+            t_depth = teacher.features(x_depth)
+        feats = {"rgb": (t_rgb, t_depth), "depth": (t_depth, t_rgb)}
+        for name, br in branches.items():
+            ta, tb = feats[name]
+            total, _ = branch_losses(br(ta, tb, a.semantics), ta)
+            opts[name].zero_grad()
+            total.backward()
+            opts[name].step()
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    res = {"what": "pytorch eager float32 CRD training iteration (2 teacher passes + 2 branches fwd/bwd/Adam)",
+           "base": a.base, "size": a.size, "batch": a.batch, "threads": torch.get_num_threads(),
+           "torch": torch.__version__, "steps": a.steps, "samples_per_s_wall": a.steps * a.batch / wall,
+           "samples_per_cpu_s": a.steps * a.batch / cpu, "wall_s": wall, "cpu_s": cpu}
+    print(json.dumps(res))
+
+
 def cmd_ops(a):
     t_start = time.time()
     root = os.path.join(a.out, "ops")
@@ -1063,7 +1100,17 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default 2)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("train-bench", help="time CRD training iterations (prints JSON samples/s)")
+    common(p)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--semantics", choices=["detached", "joint"], default="detached")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default 2)")
+    p.set_defaults(func=cmd_train_bench)
 
     p = sub.add_parser("ops", help="single-op fixtures under DIR/ops/<case>/")
     common(p)
@@ -1076,6 +1123,8 @@ def main(argv=None):
     p.set_defaults(func=cmd_check_spec)
 
     a = ap.parse_args(argv)
+    if getattr(a, "threads", None):
+        torch.set_num_threads(a.threads)
     log("crd_reference %s (torch %s, %d threads): %s" % (a.command, torch.__version__, torch.get_num_threads(),
                                                          " ".join(sys.argv[1:])))
     a.func(a)

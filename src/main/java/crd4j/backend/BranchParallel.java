@@ -1,9 +1,11 @@
 package crd4j.backend;
 
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -24,12 +26,31 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class BranchParallel {
     private BranchParallel() {}
 
+    /**
+     * The workers that run first halves: at most one per core, created on first use and kept for the life of the
+     * process (they never time out). A first half that finds every worker busy runs on the caller, before its second
+     * half: the same operations in the same order, so the same bits, only not at once.
+     *
+     * <p>Why fixed: each worker keeps per-thread scratch buffers (the backend's im2col columns) and a malloc arena. A
+     * cached pool's idle workers die after 60 s and new ones start on the next burst of parallel calls, each
+     * allocating its scratch anew while the dead ones' memory lingers until a collection and fragments the native
+     * heap; `crd soak` showed it as a 12–17 MB step in resident memory when its 4-thread phase followed a minute of
+     * sequential calls (docs/RELIABILITY.md). With a fixed set the resident size after the warm-up stays put.
+     */
+    static final int WORKERS = Math.max(1, Runtime.getRuntime().availableProcessors());
+
     private static final AtomicInteger THREADS = new AtomicInteger();
-    private static final ExecutorService POOL = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "crd4j-branch-" + THREADS.incrementAndGet());
-        t.setDaemon(true);
-        return t;
-    });
+    private static final ThreadPoolExecutor POOL = new ThreadPoolExecutor(WORKERS, WORKERS, 0L, TimeUnit.MILLISECONDS,
+            new SynchronousQueue<>(), r -> {
+                Thread t = new Thread(r, "crd4j-branch-" + THREADS.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+            }, (r, ex) -> { throw new RejectedExecutionException("all branch workers busy"); });
+
+    /** How many worker threads have been started so far (never more than {@link #WORKERS}; for the tests). */
+    static int workersStarted() {
+        return THREADS.get();
+    }
 
     /** Runs {@code first} and {@code second}; at the same time when {@code be} allows it. */
     public static void run(Backend be, Runnable first, Runnable second) {
@@ -38,7 +59,14 @@ public final class BranchParallel {
             second.run();
             return;
         }
-        Future<?> f = POOL.submit(first);
+        Future<?> f;
+        try {
+            f = POOL.submit(first);
+        } catch (RejectedExecutionException busy) {
+            first.run();
+            second.run();
+            return;
+        }
         Throwable secondFailure = null;
         try {
             second.run();

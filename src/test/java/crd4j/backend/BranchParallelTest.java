@@ -143,4 +143,33 @@ class BranchParallelTest {
         assertTrue(secondFinished.get());
         assertEquals("second", thrown.getSuppressed()[0].getMessage());
     }
+    @Test
+    void manyCallersShareAFixedSetOfWorkersThatOutliveIdlePeriods() throws Exception {
+        Backend be = new Nd4jBackend();
+        Nd4jBackend.setBranchParallelism(2);
+        int callers = 4 * BranchParallel.WORKERS + 2;
+        java.util.concurrent.atomic.AtomicInteger halves = new java.util.concurrent.atomic.AtomicInteger();
+        Runnable half = () -> {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                throw new RuntimeException(e);
+            }
+            halves.incrementAndGet();
+        };
+        java.util.concurrent.ExecutorService callerPool = java.util.concurrent.Executors.newFixedThreadPool(callers);
+        try {
+            for (int round = 0; round < 2; round++) {
+                var fs = new java.util.ArrayList<java.util.concurrent.Future<?>>();
+                for (int c = 0; c < callers; c++) fs.add(callerPool.submit(() -> BranchParallel.run(be, half, half)));
+                for (var f : fs) f.get();
+                int started = BranchParallel.workersStarted();
+                assertTrue(started <= BranchParallel.WORKERS,
+                        started + " workers started for " + callers + " callers; at most one per core (" + BranchParallel.WORKERS + ")");
+            }
+        } finally {
+            callerPool.shutdown();
+        }
+        assertEquals(2 * 2 * callers, halves.get(), "every half ran once, on a worker or on its caller when all were busy");
+    }
 }
