@@ -22,7 +22,7 @@ import java.util.SplittableRandom;
  * (which stays comparable when other jobs load the machine; wall time does not). Run from a built checkout:
  *   java -Xmx3g -Dorg.bytedeco.javacpp.maxbytes=3g -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 \
  *     -cp "target/classes:$(cat target/classpath.txt)" benchmarks/CpuTrainTime.java tiny 4 1 30
- * (preset, batch, threads, timed steps; 5 untimed warm-up steps first).
+ * (preset, batch, threads, timed steps[, untimed warm-up steps first, default 5]).
  */
 public class CpuTrainTime {
     public static void main(String[] args) {
@@ -30,6 +30,7 @@ public class CpuTrainTime {
         int batch = args.length > 1 ? Integer.parseInt(args[1]) : 4;
         int threads = args.length > 2 ? Integer.parseInt(args[2]) : 1;
         int steps = args.length > 3 ? Integer.parseInt(args[3]) : 30;
+        int warmup = args.length > 4 ? Integer.parseInt(args[4]) : 5;
         Nd4jBackend.setThreads(threads);
         Backend be = new Nd4jBackend();
         CrdModel model = new CrdModel(new NnContext(be, DType.FLOAT32, 0), p, Modality.DEPTH);
@@ -43,8 +44,8 @@ public class CpuTrainTime {
         }
         var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
         long c0 = 0, w0 = 0;
-        for (int i = 0; i < steps + 5; i++) {
-            if (i == 5) {
+        for (int i = 0; i < steps + warmup; i++) {
+            if (i == warmup) {
                 c0 = os.getProcessCpuTime();
                 w0 = System.nanoTime();
             }

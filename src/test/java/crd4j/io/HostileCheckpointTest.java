@@ -128,6 +128,40 @@ class HostileCheckpointTest {
         assertArrayEquals(new float[] {1, 0, 0, 0}, t.floats());
     }
 
+    /**
+     * A storage large enough to be checked and decoded on two threads (its CRC on one, its two halves on two) gives
+     * every element in its place, and one flipped byte in it is still the CRC error of the sequential path.
+     */
+    @Test
+    void largeStoragesDecodeInParallelWithTheSameValuesAndChecks() throws IOException {
+        int numel = (int) (TorchCheckpoint.PARALLEL_MIN_BYTES / 4) + 3;   // odd: halves of different lengths
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * numel).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < numel; i++) b.putFloat(i * 0.5f - 7);
+        byte[] data = b.array();
+        byte[] zip = Pickles.zip(Pickles.Entry.stored("data.pkl", oneTensorPickle(numel)), Pickles.Entry.stored("data/0", data));
+        Path f = write("large.pth", zip);
+        float[] got = TorchCheckpoint.requireTensor(TorchCheckpoint.read(f), "w", new long[] {numel}, f).floats();
+        for (int i = 0; i < numel; i++) {
+            if (got[i] != i * 0.5f - 7) throw new AssertionError("element " + i + ": " + got[i]);
+        }
+        int start = indexOf(zip, java.util.Arrays.copyOf(data, 64));
+        assertTrue(start > 0, "the storage's bytes are in the archive uncompressed");
+        for (int at : new int[] {7, 4 * numel - 9}) {   // one byte in each half
+            byte[] bad = zip.clone();
+            bad[start + at] ^= 0x10;
+            refused(write("flipped" + at + ".pth", bad), "archive/data/0", "fails its CRC-32 check");
+        }
+    }
+
+    private static int indexOf(byte[] hay, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= hay.length; i++) {
+            for (int j = 0; j < needle.length; j++) if (hay[i + j] != needle[j]) continue outer;
+            return i;
+        }
+        return -1;
+    }
+
     /** The central directory says 16 bytes, the deflated data inflates to 64 MB: reading stops one byte past 16. */
     @Test
     void storageThatInflatesPastItsDeclaredSizeIsRefused() throws IOException {
