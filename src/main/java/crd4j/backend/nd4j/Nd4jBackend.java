@@ -521,9 +521,21 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         int k = (int) w.size(2);
         long n = x.size(0), o = w.size(0);
         long oH = outSize(x.size(2), k, stride, pad), oW = outSize(x.size(3), k, stride, pad);
-        INDArray w2 = w.reshape(o, w.length() / o);
         // every element is written by the GEMMs (beta 0): no zero-fill
         INDArray y = pooledArray(x.dataType(), n, o, oH, oW);
+        if (direct(x, w)) {
+            // y_i[o, oH·oW] = W[o, C·k·k] · columns_i[C·k·k, oH·oW], straight on the buffers (Blas)
+            x = dense(x);
+            w = dense(w);
+            long kk = w.length() / o, cols = oH * oW, per = x.size(1) * x.size(2) * x.size(3);
+            boolean plain = k == 1 && pad == 0 && stride == 1;
+            for (long i = 0; i < n; i++) {
+                org.nd4j.linalg.api.buffer.DataBuffer col = plain ? x.data() : sampleColumns(x, i, k, stride, pad, oH, oW).data();
+                Blas.gemm(false, false, o, cols, kk, 1.0, w.data(), 0, kk, col, plain ? i * per : 0, cols, 0.0, y.data(), i * o * cols, cols);
+            }
+            return wrapPooled(y);
+        }
+        INDArray w2 = w.reshape(o, w.length() / o);
         INDArray y3 = y.reshape(n, o, oH * oW); // a view of y's buffer: the GEMMs write straight into y
         for (long i = 0; i < n; i++) {
             Nd4j.gemm(w2, sampleColumns(x, i, k, stride, pad, oH, oW), sample(y3, i), false, false, 1.0, 0.0);
@@ -531,22 +543,52 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         return wrapPooled(y);
     }
 
+    /** Whether the convolution GEMMs go straight to OpenBLAS ({@link Blas}): float32/float64 operands of one dtype. */
+    private static boolean direct(INDArray a, INDArray b) {
+        DataType dt = a.dataType();
+        return DIRECT_GEMM && (dt == DataType.FLOAT || dt == DataType.DOUBLE) && b.dataType() == dt;
+    }
+
+    /** {@code -Dcrd4j.directGemm=off} sends the convolution GEMMs through {@code Nd4j.gemm} again (to compare). */
+    private static final boolean DIRECT_GEMM = !"off".equals(System.getProperty("crd4j.directGemm"));
+
     @Override
     public Tensor conv2dBackwardData(Tensor gyt, Tensor wt, long[] xShape, int stride, int pad) {
         INDArray gy = arr(gyt), w = arr(wt);
         int k = (int) w.size(2);
         long n = xShape[0], c = xShape[1], h = xShape[2], wd = xShape[3];
         long o = w.size(0), oH = gy.size(2), oW = gy.size(3);
+        long kk = w.length() / o, cols = oH * oW;
+        boolean direct = direct(gy, w);
+        if (direct) {
+            gy = dense(gy);
+            w = dense(w);
+        }
         INDArray gy3 = gy.reshape(n, o, oH * oW);
         INDArray w2 = w.reshape(o, w.length() / o);
         if (k == 1 && pad == 0 && stride == 1) {
-            INDArray dx = Nd4j.create(gy.dataType(), xShape);
+            INDArray dx = direct ? Nd4j.createUninitialized(gy.dataType(), xShape) : Nd4j.create(gy.dataType(), xShape);
+            if (direct) {
+                // dx_i[C, h·w] = Wᵀ[C, o] · gy_i[o, h·w] (beta 0 writes every element)
+                for (long i = 0; i < n; i++) {
+                    Blas.gemm(true, false, kk, cols, o, 1.0, w.data(), 0, kk, gy.data(), i * o * cols, cols, 0.0, dx.data(), i * kk * cols, cols);
+                }
+                return wrap(dx);
+            }
             INDArray dx3 = dx.reshape(n, c, h * wd);
             for (long i = 0; i < n; i++) Nd4j.gemm(w2, sample(gy3, i), sample(dx3, i), true, false, 1.0, 0.0);
             return wrap(dx);
         }
-        INDArray dcol = Nd4j.create(gy.dataType(), n, w.length() / o, oH * oW);
-        for (long i = 0; i < n; i++) Nd4j.gemm(w2, sample(gy3, i), sample(dcol, i), true, false, 1.0, 0.0);
+        INDArray dcol;
+        if (direct) {
+            dcol = Nd4j.createUninitialized(gy.dataType(), n, kk, cols);
+            for (long i = 0; i < n; i++) {
+                Blas.gemm(true, false, kk, cols, o, 1.0, w.data(), 0, kk, gy.data(), i * o * cols, cols, 0.0, dcol.data(), i * kk * cols, cols);
+            }
+        } else {
+            dcol = Nd4j.create(gy.dataType(), n, w.length() / o, oH * oW);
+            for (long i = 0; i < n; i++) Nd4j.gemm(w2, sample(gy3, i), sample(dcol, i), true, false, 1.0, 0.0);
+        }
         if (k == 1 && pad == 0) {
             INDArray dx = Nd4j.create(gy.dataType(), xShape);
             dx.get(NDArrayIndex.all(), NDArrayIndex.all(),
@@ -565,8 +607,21 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         INDArray x = arr(xt), gy = arr(gyt);
         int k = (int) wShape[2];
         long o = wShape[0], oH = gy.size(2), oW = gy.size(3), n = x.size(0);
-        INDArray gy3 = gy.reshape(n, o, oH * oW);
         INDArray dw = Nd4j.createUninitialized(gy.dataType(), wShape);
+        if (direct(x, gy)) {
+            // dW[o, C·k·k] = Σ_i gy_i[o, oH·oW] · columns_iᵀ (the first sample with beta 0, the rest accumulate)
+            x = dense(x);
+            gy = dense(gy);
+            long kk = wShape[1] * k * k, cols = oH * oW, per = x.size(1) * x.size(2) * x.size(3);
+            boolean plain = k == 1 && pad == 0 && stride == 1;
+            for (long i = 0; i < n; i++) {
+                org.nd4j.linalg.api.buffer.DataBuffer col = plain ? x.data() : sampleColumns(x, i, k, stride, pad, oH, oW).data();
+                Blas.gemm(false, true, o, kk, cols, 1.0, gy.data(), i * o * cols, cols, col, plain ? i * per : 0, cols,
+                        i == 0 ? 0.0 : 1.0, dw.data(), 0, kk);
+            }
+            return wrap(dw);
+        }
+        INDArray gy3 = gy.reshape(n, o, oH * oW);
         INDArray dw2 = dw.reshape(o, wShape[1] * k * k);
         for (long i = 0; i < n; i++) {
             Nd4j.gemm(sample(gy3, i), sampleColumns(x, i, k, stride, pad, oH, oW), dw2, false, true, 1.0, i == 0 ? 0.0 : 1.0);
