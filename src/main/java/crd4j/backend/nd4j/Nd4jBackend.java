@@ -314,10 +314,11 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     @Override
     public double dot(Tensor a, Tensor b) {
         requireSameShape(a, b);
-        double[] x = arr(a).data().asDouble();
-        double[] y = arr(b).data().asDouble();
+        double[] x = readAll(arr(a), 0);
+        double[] y = readAll(arr(b), 1);
+        int len = (int) arr(a).length();
         double s = 0;
-        for (int i = 0; i < x.length; i++) s += x[i] * y[i];
+        for (int i = 0; i < len; i++) s += x[i] * y[i];
         return s;
     }
 
@@ -327,8 +328,23 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     @Override
     public Tensor reluBackward(Tensor y, Tensor gy) {
         requireSameShape(y, gy);
-        INDArray mask = arr(y).gt(0).castTo(arr(gy).dataType());
-        return wrap(arr(gy).mul(mask));
+        INDArray ya = arr(y), ga = arr(gy);
+        if (ya.dataType() == DataType.FLOAT && ga.dataType() == DataType.FLOAT) {
+            // gy·(y > 0 ? 1 : 0) in float32, one pass: the product the mask-and-multiply ops computed (so −0 for a
+            // negative gradient where y ≤ 0, NaN where gy is not finite and the mask 0), without their three arrays
+            ya = dense(ya);
+            ga = dense(ga);
+            int len = (int) ya.length();
+            float[] yv = wideF(1, len), gv = wideF(2, len);
+            ya.data().asNioFloat().get(0, yv, 0, len);
+            ga.data().asNioFloat().get(0, gv, 0, len);
+            for (int i = 0; i < len; i++) gv[i] = gv[i] * (yv[i] > 0 ? 1f : 0f);
+            INDArray out = pooledArray(DataType.FLOAT, ya.shape());
+            out.data().asNioFloat().put(0, gv, 0, len);
+            return wrapPooled(out);
+        }
+        INDArray mask = ya.gt(0).castTo(ga.dataType());
+        return wrap(ga.mul(mask));
     }
 
     @Override
@@ -693,7 +709,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         if (dt != DataType.FLOAT && dt != DataType.DOUBLE) return batchNormTrainOps(xt, gamma, beta, runningMean, runningVar, momentum, eps);
         x = dense(x);
         int n = (int) x.size(0), c = (int) x.size(1), hw = (int) (x.length() / ((long) n * c));
-        double[] g = arr(gamma).castTo(DataType.DOUBLE).toDoubleVector(), b = arr(beta).castTo(DataType.DOUBLE).toDoubleVector();
+        double[] g = vector(arr(gamma)), b = vector(arr(beta));
         double[] mean = new double[c], invStd = new double[c], var = new double[c];
         INDArray out = pooledArray(dt, x.shape());
         double[] v = channelScratch(0, n * hw);
@@ -719,14 +735,14 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         changed(runningMean);
         changed(runningVar);
         double unbias = (double) count / (count - 1);
-        double[] rmv = rm.castTo(DataType.DOUBLE).toDoubleVector(), rvv = rv.castTo(DataType.DOUBLE).toDoubleVector();
+        double[] rmv = vector(rm), rvv = vector(rv);
         for (int ch = 0; ch < c; ch++) {
             rmv[ch] = rmv[ch] * (1 - momentum) + mean[ch] * momentum;
             rvv[ch] = rvv[ch] * (1 - momentum) + var[ch] * unbias * momentum;
         }
-        rm.assign(Nd4j.createFromArray(rmv).castTo(rm.dataType()).reshape(rm.shape()));
-        rv.assign(Nd4j.createFromArray(rvv).castTo(rv.dataType()).reshape(rv.shape()));
-        return new BatchNormForward(wrapPooled(out), wrap(Nd4j.createFromArray(mean)), wrap(Nd4j.createFromArray(invStd)));
+        store(rm, rmv);
+        store(rv, rvv);
+        return new BatchNormForward(wrapPooled(out), wrap(fromDoubles(mean, DataType.DOUBLE, c)), wrap(fromDoubles(invStd, DataType.DOUBLE, c)));
     }
 
     /**
@@ -807,6 +823,87 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
                 for (int i = 0, o = s * hw; i < hw; i++) t[i] = (float) v[o + i];
                 f.put((s * c + ch) * hw, t, 0, hw);
             }
+        }
+    }
+
+    /**
+     * Per-thread, grow-only heap scratch for whole-array passes written in Java (slots 0–5 for float64, 0–2 for
+     * float32; contents undefined). Reading an array element by element ({@code DataBuffer.asDouble}) and creating
+     * one from a Java array ({@code Nd4j.create(double[])}, which stores element by element) were 7% of a tiny
+     * training step and allocated a full-size heap copy per call (2026-12-01 profile); these reads and writes are
+     * bulk copies into reused arrays, with the same values (float32 widened exactly; float64 rounded to float32 to
+     * nearest, as {@code castTo} does).
+     */
+    private static final ThreadLocal<double[][]> WIDE = ThreadLocal.withInitial(() -> new double[6][0]);
+    private static final ThreadLocal<float[][]> WIDE_F = ThreadLocal.withInitial(() -> new float[3][0]);
+
+    private static double[] wide(int slot, int len) {
+        double[][] t = WIDE.get();
+        if (t[slot].length < len) t[slot] = new double[len];
+        return t[slot];
+    }
+
+    private static float[] wideF(int slot, int len) {
+        float[][] t = WIDE_F.get();
+        if (t[slot].length < len) t[slot] = new float[len];
+        return t[slot];
+    }
+
+    /** The elements of {@code a} (C order) as float64 in scratch slot {@code slot}; its first {@code a.length()} are valid. */
+    private static double[] readAll(INDArray a, int slot) {
+        a = dense(a);
+        int len = Math.toIntExact(a.length());
+        double[] v = wide(slot, len);
+        if (a.dataType() == DataType.DOUBLE) {
+            a.data().asNioDouble().get(0, v, 0, len);
+        } else if (a.dataType() == DataType.FLOAT) {
+            float[] f = wideF(0, len);
+            a.data().asNioFloat().get(0, f, 0, len);
+            for (int i = 0; i < len; i++) v[i] = f[i];
+        } else {
+            double[] d = a.castTo(DataType.DOUBLE).data().asDouble();
+            System.arraycopy(d, 0, v, 0, len);
+        }
+        return v;
+    }
+
+    /** A new pooled C-order array of dtype dt and the given shape holding {@code v[0 .. numel)} rounded to dt. */
+    private static INDArray fromDoubles(double[] v, DataType dt, long... shape) {
+        long n = 1;
+        for (long d : shape) n *= d;
+        int len = Math.toIntExact(n);
+        if (dt != DataType.FLOAT && dt != DataType.DOUBLE) {
+            return Nd4j.create(java.util.Arrays.copyOf(v, len), shape, 'c').castTo(dt);
+        }
+        INDArray a = pooledArray(dt, shape);
+        if (dt == DataType.DOUBLE) {
+            a.data().asNioDouble().put(0, v, 0, len);
+        } else {
+            float[] f = wideF(0, len);
+            for (int i = 0; i < len; i++) f[i] = (float) v[i];
+            a.data().asNioFloat().put(0, f, 0, len);
+        }
+        return a;
+    }
+
+    /** The elements of a small vector-like array as a new float64 array (exact). */
+    private static double[] vector(INDArray a) {
+        return java.util.Arrays.copyOf(readAll(a, 5), (int) a.length());
+    }
+
+    /** Overwrites the dense array {@code a} with {@code v} rounded to its dtype (what {@code assign} of a cast gives). */
+    private static void store(INDArray a, double[] v) {
+        if (a.isView() || a.ordering() != 'c' || a.offset() != 0 || (a.dataType() != DataType.FLOAT && a.dataType() != DataType.DOUBLE)) {
+            a.assign(Nd4j.createFromArray(v).castTo(a.dataType()).reshape(a.shape()));
+            return;
+        }
+        int len = (int) a.length();
+        if (a.dataType() == DataType.DOUBLE) {
+            a.data().asNioDouble().put(0, v, 0, len);
+        } else {
+            float[] f = wideF(0, len);
+            for (int i = 0; i < len; i++) f[i] = (float) v[i];
+            a.data().asNioFloat().put(0, f, 0, len);
         }
     }
 
@@ -894,9 +991,9 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         INDArray x = dense(x0), gy = dense(gy0);
         int n = (int) x.size(0), c = (int) x.size(1), hw = (int) (x.length() / ((long) n * c));
         long m = (long) n * hw;
-        double[] mean = arr(saved.mean()).castTo(DataType.DOUBLE).toDoubleVector();
-        double[] invStd = arr(saved.invStd()).castTo(DataType.DOUBLE).toDoubleVector();
-        double[] g = arr(gamma).castTo(DataType.DOUBLE).toDoubleVector();
+        double[] mean = vector(arr(saved.mean()));
+        double[] invStd = vector(arr(saved.invStd()));
+        double[] g = vector(arr(gamma));
         double[] dbeta = new double[c], dgamma = new double[c];
         INDArray dx = pooledArray(dt, x.shape());
         int len = n * hw;
@@ -916,7 +1013,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
             dbeta[ch] = sb;
             dgamma[ch] = sg;
         }
-        return new BatchNormGrads(wrapPooled(dx), wrap(Nd4j.createFromArray(dgamma).castTo(pt)), wrap(Nd4j.createFromArray(dbeta).castTo(pt)));
+        return new BatchNormGrads(wrapPooled(dx), wrap(fromDoubles(dgamma, pt, c)), wrap(fromDoubles(dbeta, pt, c)));
     }
 
     /** {@link #batchNormBackward} as ND4J operations (other dtypes). */
@@ -942,8 +1039,8 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         INDArray x = arr(xt);
         int n = (int) x.size(0), c = (int) x.size(1), h = (int) x.size(2), w = (int) x.size(3);
         int oh = (int) outSize(h, 3, 2, 1), ow = (int) outSize(w, 3, 2, 1);
-        double[] in = x.data().asDouble();
-        double[] out = new double[n * c * oh * ow];
+        double[] in = readAll(x, 0);
+        double[] out = wide(1, n * c * oh * ow);
         for (int p = 0; p < n * c; p++) {
             int base = p * h * w, ob = p * oh * ow;
             for (int i = 0; i < oh; i++) {
@@ -963,7 +1060,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
                 }
             }
         }
-        return wrap(Nd4j.create(out, new long[]{n, c, oh, ow}, 'c').castTo(x.dataType()));
+        return wrapPooled(fromDoubles(out, x.dataType(), n, c, oh, ow));
     }
 
     @Override
@@ -971,8 +1068,8 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         INDArray x = arr(xt);
         int n = (int) x.size(0), c = (int) x.size(1), h = (int) x.size(2), w = (int) x.size(3);
         boolean single = x.dataType() == DataType.FLOAT;
-        double[] in = x.data().asDouble();
-        double[] out = new double[n * c * outH * outW];
+        double[] in = readAll(x, 0);
+        double[] out = wide(1, n * c * outH * outW);
         // PyTorch computes the scale and source coordinates in the input's precision (float for float32).
         double sh = outH > 1 ? (double) (h - 1) / (outH - 1) : 0, sw = outW > 1 ? (double) (w - 1) / (outW - 1) : 0;
         if (single) { sh = (float) sh; sw = (float) sw; }
@@ -998,7 +1095,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
                 }
             }
         }
-        return wrap(Nd4j.create(out, new long[]{n, c, outH, outW}, 'c').castTo(x.dataType()));
+        return wrapPooled(fromDoubles(out, x.dataType(), n, c, outH, outW));
     }
 
     // ---- CRD specific ------------------------------------------------------------------------------------------
@@ -1011,8 +1108,8 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         INDArray s = arr(st);
         int n = (int) s.size(0);
         int d = (int) (s.length() / n);
-        double[] sv = s.data().asDouble(), tv = arr(tt).data().asDouble();
-        double[] grad = withGrad ? new double[sv.length] : null;
+        double[] sv = readAll(s, 0), tv = readAll(arr(tt), 1);
+        double[] grad = withGrad ? wide(2, (int) s.length()) : null;
         double loss = 0;
         for (int b = 0; b < n; b++) {
             int o = b * d;
@@ -1036,7 +1133,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
                 }
             }
         }
-        Tensor g = withGrad ? wrap(Nd4j.create(grad, s.shape(), 'c').castTo(s.dataType())) : null;
+        Tensor g = withGrad ? wrapPooled(fromDoubles(grad, s.dataType(), s.shape())) : null;
         return new CosineLoss(loss / n, g);
     }
 
@@ -1045,8 +1142,11 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         requireSameShape(st, tt);
         INDArray s = arr(st);
         int n = (int) s.size(0), c = (int) s.size(1), hw = (int) (s.size(2) * s.size(3));
-        double[] sv = s.data().asDouble(), tv = arr(tt).data().asDouble();
-        double[] ss = new double[n * hw], tq = new double[n * hw], dot = new double[n * hw];
+        double[] sv = readAll(s, 0), tv = readAll(arr(tt), 1);
+        double[] ss = wide(2, n * hw), tq = wide(3, n * hw), dot = wide(4, n * hw);
+        java.util.Arrays.fill(ss, 0, n * hw, 0.0);
+        java.util.Arrays.fill(tq, 0, n * hw, 0.0);
+        java.util.Arrays.fill(dot, 0, n * hw, 0.0);
         for (int b = 0; b < n; b++) {
             for (int ch = 0; ch < c; ch++) {
                 int o = (b * c + ch) * hw, q = b * hw;
@@ -1058,11 +1158,11 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
                 }
             }
         }
-        double[] out = new double[n * hw];
-        for (int i = 0; i < out.length; i++) {
+        double[] out = ss;   // each element is read before it is overwritten
+        for (int i = 0; i < n * hw; i++) {
             out[i] = 1 - dot[i] / (Math.max(Math.sqrt(ss[i]), COS_EPS) * Math.max(Math.sqrt(tq[i]), COS_EPS));
         }
-        return wrap(Nd4j.create(out, new long[]{n, 1, s.size(2), s.size(3)}, 'c').castTo(s.dataType()));
+        return wrapPooled(fromDoubles(out, s.dataType(), n, 1, s.size(2), s.size(3)));
     }
 
     @Override
