@@ -969,12 +969,47 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         INDArray y = arr(yt);
         changed(yt);
         INDArray[] c = batchNormEvalCoefficients(gamma, beta, runningMean, runningVar, eps, y.dataType());
-        y.muli(c[0]).addi(c[1]);
-        if (residual != null) {
-            requireSameShape(yt, residual);
-            y.addi(arr(residual));
+        if (residual != null) requireSameShape(yt, residual);
+        INDArray r = residual == null ? null : arr(residual);
+        if (y.dataType() == DataType.FLOAT && y.rank() == 4 && denseFrom0(y) && (r == null || (r.dataType() == DataType.FLOAT && denseFrom0(r)))) {
+            epilogueFloat(y, vector(c[0]), vector(c[1]), r, relu);
+            return;
         }
+        y.muli(c[0]).addi(c[1]);
+        if (r != null) y.addi(r);
         if (relu) Transforms.relu(y, false);
+    }
+
+    private static boolean denseFrom0(INDArray a) {
+        return !a.isView() && a.ordering() == 'c' && a.offset() == 0;
+    }
+
+    /**
+     * The four passes of the float32 epilogue in one, plane by plane: t = y·α_c, t = t + β_c, t = t + r, then ND4J's
+     * ReLU (t < 0 ? 0 : t, which keeps −0 and NaN), each a float32 operation rounded on its own as the separate ops
+     * round it (Java never fuses a multiply and an add), so the bits are those of the op sequence
+     * (BatchNormEpilogueTest); one read and one write of y instead of four of each, and no op calls.
+     */
+    private static void epilogueFloat(INDArray y, double[] alpha, double[] shift, INDArray r, boolean relu) {
+        int n = (int) y.size(0), ch = (int) y.size(1), hw = (int) (y.size(2) * y.size(3));
+        java.nio.FloatBuffer yb = y.data().asNioFloat(), rb = r == null ? null : r.data().asNioFloat();
+        float[] v = wideF(1, hw), q = r == null ? null : wideF(2, hw);
+        for (int s = 0; s < n; s++) {
+            for (int k = 0; k < ch; k++) {
+                int at = (s * ch + k) * hw;
+                float a = (float) alpha[k], b = (float) shift[k];
+                yb.get(at, v, 0, hw);
+                if (q != null) rb.get(at, q, 0, hw);
+                for (int i = 0; i < hw; i++) {
+                    float t = v[i] * a;
+                    t = t + b;
+                    if (q != null) t = t + q[i];
+                    if (relu && t < 0f) t = 0f;
+                    v[i] = t;
+                }
+                yb.put(at, v, 0, hw);
+            }
+        }
     }
 
     /**
