@@ -22,7 +22,7 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(grep -m1 'model name' /pro
 echo "# command: benchmarks/onnx_cpu.sh $threads $rounds $runs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$rounds"); do
   ./crd bench --device cpu --preset paper --threads "$threads" --runs "$runs" 2>/dev/null | grep '^{' | sed 's/^/crd4j       /'
-  OMP_NUM_THREADS="$threads" "$py" -c "import torch,sys,runpy; torch.set_num_threads($threads); sys.argv=['crd_reference.py','bench','--base','64','--size','256','--runs','$runs','--out','$(mktemp -d)']; runpy.run_path('src/test/python/crd_reference.py', run_name='__main__')" 2>/dev/null | grep '^{' | sed 's/^/pytorch     /'
+  OMP_NUM_THREADS="$threads" "$py" -c "import torch,sys,runpy; torch.set_num_threads($threads); sys.argv=['crd_reference.py','bench','--base','64','--size','256','--runs','$runs','--threads','$threads','--out','$(mktemp -d)']; runpy.run_path('src/test/python/crd_reference.py', run_name='__main__')" 2>/dev/null | grep '^{' | sed 's/^/pytorch     /'
   java -Xmx4g -cp "$jar" benchmarks/onnx/OrtBench.java "$onnx_dir/crd.onnx" 256 "$threads" "$runs" 2>/dev/null | grep '^{' | sed 's/^/onnxruntime /'
 done
 echo "# load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
