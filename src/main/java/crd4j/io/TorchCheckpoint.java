@@ -206,79 +206,6 @@ public final class TorchCheckpoint {
         }
     }
 
-    /**
-     * Storages from this size up are checked and decoded on two threads at once (see {@link #decodeInParallel});
-     * below it the hand-off costs more than it saves.
-     */
-    static final long PARALLEL_MIN_BYTES = 4L << 20;
-
-    /**
-     * Two daemon threads that the calling thread hands a large storage's CRC-32 and half its decoding to; null on a
-     * single core (everything then runs on the caller, as before).
-     */
-    private static final java.util.concurrent.ExecutorService LOADERS = Runtime.getRuntime().availableProcessors() < 2 ? null
-            : java.util.concurrent.Executors.newFixedThreadPool(2, r -> {
-                Thread t = new Thread(r, "crd4j-pth-loader");
-                t.setDaemon(true);
-                return t;
-            });
-
-    /**
-     * A memory-mapped storage checked and decoded with the work split over the cores: one thread computes the CRC-32
-     * of the whole member while two decode one half of it each (the caller the second half). Decoding is a copy out
-     * of the page cache and the checksum a read of the same pages, so on two cores loading a 1.5 GB checkpoint takes
-     * about the time of its largest part instead of the sum (benchmarks/RESULTS.md). The result and every error are
-     * those of the sequential path: the array is returned only after both halves are written and the checksum
-     * matched; a mismatch is reported even when the allocation failed.
-     */
-    private static Object decodeInParallel(Path file, ZipEntry e, StorageRef ref, java.nio.MappedByteBuffer m)
-            throws IOException {
-        ElementCodec codec = ref.type().codec;
-        int n = (int) ref.numel();
-        java.util.concurrent.Future<CRC32> crcTask = LOADERS.submit(() -> {
-            CRC32 c = new CRC32();
-            c.update(m.duplicate());
-            return c;
-        });
-        Object a;
-        try {
-            a = codec.newArray(n);
-        } catch (OutOfMemoryError x) {
-            CRC32 c = join(file, crcTask);
-            if (c.getValue() != e.getCrc()) checkCrc(file, e, c);
-            throw x;
-        }
-        int half = n / 2;
-        java.nio.ByteBuffer low = m.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        java.nio.ByteBuffer high = m.duplicate().position(half * codec.size).slice().order(ByteOrder.LITTLE_ENDIAN);
-        Object dst = a;
-        java.util.concurrent.Future<?> lowTask = LOADERS.submit(() -> codec.decode(low, dst, 0, half));
-        codec.decode(high, a, half, n - half);
-        join(file, lowTask);
-        CRC32 c = join(file, crcTask);
-        if (c.getValue() != e.getCrc()) checkCrc(file, e, c);
-        return a;
-    }
-
-    private static <T> T join(Path file, java.util.concurrent.Future<T> f) throws IOException {
-        boolean interrupted = false;
-        try {
-            while (true) {
-                try {
-                    return f.get();
-                } catch (InterruptedException x) {
-                    interrupted = true;   // keep waiting: the task writes into an array this call returns
-                } catch (java.util.concurrent.ExecutionException x) {
-                    if (x.getCause() instanceof OutOfMemoryError oom) throw oom;
-                    if (x.getCause() instanceof RuntimeException re) throw re;
-                    throw new IOException(file + ": " + x.getCause(), x.getCause());
-                }
-            }
-        } finally {
-            if (interrupted) Thread.currentThread().interrupt();
-        }
-    }
-
     private static Object readStorage(Path file, ZipFile zip, ZipEntry e, StorageRef ref, HeapBudget budget,
                                       FileChannel channel, ZipDataOffsets.Member at) throws IOException {
         long bytes = Math.multiplyExact(ref.numel(), ref.type().codec.size);
@@ -311,7 +238,6 @@ public final class TorchCheckpoint {
             // Memory-mapped: one CRC pass and one decoding copy straight from the page cache (see ZipDataOffsets).
             try {
                 java.nio.MappedByteBuffer m = channel.map(FileChannel.MapMode.READ_ONLY, at.dataOffset(), bytes);
-                if (bytes >= PARALLEL_MIN_BYTES && LOADERS != null) return decodeInParallel(file, e, ref, m);
                 CRC32 crc = new CRC32();
                 crc.update(m.duplicate());
                 if (crc.getValue() != e.getCrc()) checkCrc(file, e, crc);
