@@ -62,7 +62,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
             closed = true;
             if (bnCache != null) bnCache.close();
             bnCache = null;
-            if (pooled) BufferPool.give(a.data());
+            if (pooled) BufferPool.give(a);
             else if (a.closeable()) a.close();
         }
 
@@ -183,21 +183,38 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
 
         private record Key(DataType dtype, long length) {}
 
-        private static final java.util.Map<Key, java.util.ArrayDeque<org.nd4j.linalg.api.buffer.DataBuffer>> FREE = new java.util.HashMap<>();
+        /**
+         * Pooled arrays by dtype and length. The array itself is kept, not only its buffer: an array of the same
+         * shape is handed out again as it is, because a new array over the buffer costs a native shape buffer, and
+         * every native buffer costs ND4J and JavaCPP a deallocator registration that lives until the next garbage
+         * collection — those registrations were what the young collections of steady-state scoring spent their
+         * time copying (benchmarks/RESULTS.md, 2026-12-01 evening §5).
+         */
+        private static final java.util.Map<Key, java.util.ArrayDeque<INDArray>> FREE = new java.util.HashMap<>();
         private static long held;
 
-        static synchronized org.nd4j.linalg.api.buffer.DataBuffer take(DataType dt, long length) {
-            java.util.ArrayDeque<org.nd4j.linalg.api.buffer.DataBuffer> q = FREE.get(new Key(dt, length));
+        /** A pooled C-order array of dtype dt and this shape (contents undefined), or null when none is free. */
+        static synchronized INDArray take(DataType dt, long length, long[] shape) {
+            java.util.ArrayDeque<INDArray> q = FREE.get(new Key(dt, length));
             if (q == null || q.isEmpty()) return null;
             held -= length * dt.width();
-            return q.pop();
+            for (java.util.Iterator<INDArray> it = q.iterator(); it.hasNext(); ) {
+                INDArray a = it.next();
+                if (Arrays.equals(a.shape(), shape)) {
+                    it.remove();
+                    return a;
+                }
+            }
+            INDArray other = q.pop();
+            return Nd4j.create(other.data(), shape, Nd4j.getStrides(shape, 'c'), 0, 'c', dt);
         }
 
-        static void give(org.nd4j.linalg.api.buffer.DataBuffer b) {
+        static void give(INDArray a) {
+            org.nd4j.linalg.api.buffer.DataBuffer b = a.data();
             long bytes = b.length() * b.dataType().width();
             synchronized (BufferPool.class) {
                 if (held + bytes <= CAPACITY) {
-                    FREE.computeIfAbsent(new Key(b.dataType(), b.length()), k -> new java.util.ArrayDeque<>()).push(b);
+                    FREE.computeIfAbsent(new Key(b.dataType(), b.length()), k -> new java.util.ArrayDeque<>()).push(a);
                     held += bytes;
                     return;
                 }
@@ -207,7 +224,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
 
         /** Frees every pooled buffer. */
         static synchronized void clear() {
-            for (var q : FREE.values()) for (var b : q) b.close();
+            for (var q : FREE.values()) for (var a : q) a.data().close();
             FREE.clear();
             held = 0;
         }
@@ -217,8 +234,8 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     private static INDArray pooledArray(DataType dt, long... shape) {
         long len = 1;
         for (long d : shape) len *= d;
-        org.nd4j.linalg.api.buffer.DataBuffer b = BufferPool.take(dt, len);
-        if (b == null) {
+        INDArray pooled = BufferPool.take(dt, len, shape);
+        if (pooled == null) {
             try {
                 return Nd4j.createUninitialized(dt, shape);
             } catch (OutOfMemoryError e) {
@@ -226,7 +243,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
                 return Nd4j.createUninitialized(dt, shape);
             }
         }
-        return Nd4j.create(b, shape, Nd4j.getStrides(shape, 'c'), 0, 'c', dt);
+        return pooled;
     }
 
     /** Wraps an array made by {@link #pooledArray}: its buffer returns to the pool when the tensor is closed. */
