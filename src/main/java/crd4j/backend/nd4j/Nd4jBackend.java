@@ -423,6 +423,15 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     private static INDArray scratch(DataType dt, int slot, long... shape) {
         long len = 1;
         for (long d : shape) len *= d;
+        return Nd4j.create(scratchBuffer(dt, slot, len), shape, Nd4j.getStrides(shape, 'c'), 0, 'c', dt);
+    }
+
+    /**
+     * This thread's scratch buffer number {@code slot} for dtype, at least {@code len} elements (contents
+     * undefined): for callers that address it themselves ({@link Blas}), so that no view array (and no native shape
+     * buffer) is made per call.
+     */
+    private static org.nd4j.linalg.api.buffer.DataBuffer scratchBuffer(DataType dt, int slot, long len) {
         java.util.Map<ScratchKey, INDArray> m = SCRATCH.get();
         ScratchKey key = new ScratchKey(dt, slot);
         INDArray buf = m.get(key);
@@ -431,7 +440,26 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
             buf = Nd4j.createUninitialized(dt, len);
             m.put(key, buf);
         }
-        return Nd4j.create(buf.data(), shape, Nd4j.getStrides(shape, 'c'), 0, 'c', dt);
+        return buf.data();
+    }
+
+    /**
+     * The column matrix of sample i as {@link #sampleColumns} makes it, as a buffer for {@link Blas}: x's own buffer
+     * (the matrix at element offset {@code offset[0]}) for a 1×1 stride-1 convolution, else this thread's scratch
+     * buffer 0 (offset 0), written by {@link #im2col} without a view array where it can.
+     */
+    private static org.nd4j.linalg.api.buffer.DataBuffer columnBuffer(INDArray x, long i, int k, int stride, int pad, long oH, long oW,
+                                                                      long[] offset) {
+        long c = x.size(1), h = x.size(2), w = x.size(3);
+        offset[0] = 0;
+        if (k == 1 && pad == 0 && stride == 1) {
+            offset[0] = i * c * h * w;
+            return x.data();
+        }
+        if (k == 1 && pad == 0) return sampleColumnsStatic(x, i, k, stride, pad, oH, oW).data();   // strided 1×1: a copy
+        org.nd4j.linalg.api.buffer.DataBuffer col = scratchBuffer(x.dataType(), 0, c * k * k * oH * oW);
+        im2col(x, i, k, stride, pad, oH, oW, col);
+        return col;
     }
 
     /**
@@ -440,6 +468,10 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
      * convolution needs no copy: the sample itself is that matrix.
      */
     private INDArray sampleColumns(INDArray x, long i, int k, int stride, int pad, long oH, long oW) {
+        return sampleColumnsStatic(x, i, k, stride, pad, oH, oW);
+    }
+
+    private static INDArray sampleColumnsStatic(INDArray x, long i, int k, int stride, int pad, long oH, long oW) {
         long c = x.size(1), h = x.size(2), w = x.size(3);
         if (k == 1 && pad == 0 && stride == 1) return sample(x.reshape(x.size(0), c, h * w), i);
         if (k == 1 && pad == 0) {
@@ -471,6 +503,11 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
      * 11–15% of a forward pass (2026-12-01 profiles, benchmarks/RESULTS.md).
      */
     static void im2col(INDArray x, long i, int k, int stride, int pad, long oHl, long oWl, INDArray col) {
+        im2col(x, i, k, stride, pad, oHl, oWl, col.data());
+    }
+
+    /** {@link #im2col(INDArray, long, int, int, int, long, long, INDArray)} into a buffer, from its first element. */
+    static void im2col(INDArray x, long i, int k, int stride, int pad, long oHl, long oWl, org.nd4j.linalg.api.buffer.DataBuffer col) {
         x = dense(x);
         int c = (int) x.size(1), h = (int) x.size(2), w = (int) x.size(3), oH = (int) oHl, oW = (int) oWl;
         int plane = h * w, len = c * plane, colLen = Math.toIntExact((long) c * k * k * oH * oW);
@@ -502,7 +539,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
                     }
                 }
             }
-            col.data().asNioFloat().put(0, dst, 0, colLen);
+            col.asNioFloat().put(0, dst, 0, colLen);
         } else {
             double[][] t = SAMPLE_D.get();
             if (t[0].length < len) t[0] = new double[len];
@@ -529,7 +566,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
                     }
                 }
             }
-            col.data().asNioDouble().put(0, dst, 0, colLen);
+            col.asNioDouble().put(0, dst, 0, colLen);
         }
     }
 
@@ -560,11 +597,11 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
             // y_i[o, oH·oW] = W[o, C·k·k] · columns_i[C·k·k, oH·oW], straight on the buffers (Blas)
             x = dense(x);
             w = dense(w);
-            long kk = w.length() / o, cols = oH * oW, per = x.size(1) * x.size(2) * x.size(3);
-            boolean plain = k == 1 && pad == 0 && stride == 1;
+            long kk = w.length() / o, cols = oH * oW;
+            long[] at = new long[1];
             for (long i = 0; i < n; i++) {
-                org.nd4j.linalg.api.buffer.DataBuffer col = plain ? x.data() : sampleColumns(x, i, k, stride, pad, oH, oW).data();
-                Blas.gemm(false, false, o, cols, kk, 1.0, w.data(), 0, kk, col, plain ? i * per : 0, cols, 0.0, y.data(), i * o * cols, cols);
+                org.nd4j.linalg.api.buffer.DataBuffer col = columnBuffer(x, i, k, stride, pad, oH, oW, at);
+                Blas.gemm(false, false, o, cols, kk, 1.0, w.data(), 0, kk, col, at[0], cols, 0.0, y.data(), i * o * cols, cols);
             }
             return wrapPooled(y);
         }
@@ -645,11 +682,11 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
             // dW[o, C·k·k] = Σ_i gy_i[o, oH·oW] · columns_iᵀ (the first sample with beta 0, the rest accumulate)
             x = dense(x);
             gy = dense(gy);
-            long kk = wShape[1] * k * k, cols = oH * oW, per = x.size(1) * x.size(2) * x.size(3);
-            boolean plain = k == 1 && pad == 0 && stride == 1;
+            long kk = wShape[1] * k * k, cols = oH * oW;
+            long[] at = new long[1];
             for (long i = 0; i < n; i++) {
-                org.nd4j.linalg.api.buffer.DataBuffer col = plain ? x.data() : sampleColumns(x, i, k, stride, pad, oH, oW).data();
-                Blas.gemm(false, true, o, kk, cols, 1.0, gy.data(), i * o * cols, cols, col, plain ? i * per : 0, cols,
+                org.nd4j.linalg.api.buffer.DataBuffer col = columnBuffer(x, i, k, stride, pad, oH, oW, at);
+                Blas.gemm(false, true, o, kk, cols, 1.0, gy.data(), i * o * cols, cols, col, at[0], cols,
                         i == 0 ? 0.0 : 1.0, dw.data(), 0, kk);
             }
             return wrap(dw);
