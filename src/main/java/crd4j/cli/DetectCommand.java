@@ -135,7 +135,8 @@ final class DetectCommand implements Callable<Integer> {
         } else {
             SecondInput second = inputs.secondWithoutModel(secondOptions);
             Map<String, HostTensor> sd = Checkpoints.readTeacher(teacher);
-            CrdModel model = new CrdModel(ctx, InspectCommand.presetFor(Checkpoints.teacherBase(sd, teacher), inputs.sizeOfGivenTensors()),
+            // teacher and both branches are loaded below, strictly: nothing to draw
+            CrdModel model = new CrdModel(NnContext.forLoading(be, dt), InspectCommand.presetFor(Checkpoints.teacherBase(sd, teacher), inputs.sizeOfGivenTensors()),
                     second.branch());
             Checkpoints.loadTeacher(model.teacher(), sd, teacher);
             Checkpoints.loadReference(model, checkpoint);

@@ -97,7 +97,9 @@ final class InspectCommand implements Callable<Integer> {
                 if (teacher == null) throw new IllegalArgumentException("--teacher is required unless --checkpoint is a crd4j model file");
                 second = inputs.secondWithoutModel(secondOptions);
                 Map<String, HostTensor> sd = Checkpoints.readTeacher(teacher);
-                model = new CrdModel(ctx, presetFor(Checkpoints.teacherBase(sd, teacher), inputs.sizeOfGivenTensors()), second.branch());
+                // with a checkpoint every weight is loaded below (strictly): nothing to draw
+                NnContext build = checkpoint != null ? NnContext.forLoading(be, dt) : ctx;
+                model = new CrdModel(build, presetFor(Checkpoints.teacherBase(sd, teacher), inputs.sizeOfGivenTensors()), second.branch());
                 Checkpoints.loadTeacher(model.teacher(), sd, teacher);
                 if (checkpoint != null) Checkpoints.loadReference(model, checkpoint);
                 modelName = checkpoint != null ? checkpoint.toString() : teacher.toString();

@@ -10,6 +10,7 @@ public final class Init {
 
     /** kaiming_normal_(mode='fan_out', nonlinearity='relu') for a conv weight [C_out, C_in, k, k]: N(0, 2/(C_out·k²)). */
     public static HostTensor kaimingNormalFanOut(SplittableRandom rng, long cOut, long cIn, long k) {
+        if (rng == null) return HostTensor.zeros(crd4j.tensor.DType.FLOAT32, cOut, cIn, k, k);   // NnContext.forLoading
         double std = Math.sqrt(2.0 / (cOut * k * k));
         float[] w = new float[Math.toIntExact(cOut * cIn * k * k)];
         for (int i = 0; i < w.length; i++) w[i] = (float) (gaussian(rng) * std);
@@ -21,6 +22,7 @@ public final class Init {
      * fan_in from the weight layout [C_in, C_out, 2, 2] as C_out·4 (§5.6, §10.8).
      */
     public static HostTensor deconvDefault(SplittableRandom rng, long cIn, long cOut) {
+        if (rng == null) return HostTensor.zeros(crd4j.tensor.DType.FLOAT32, cIn, cOut, 2, 2);   // NnContext.forLoading
         double bound = 1.0 / Math.sqrt(cOut * 4.0);
         float[] w = new float[Math.toIntExact(cIn * cOut * 4)];
         for (int i = 0; i < w.length; i++) w[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
