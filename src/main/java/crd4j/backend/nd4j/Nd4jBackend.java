@@ -456,7 +456,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
             offset[0] = i * c * h * w;
             return x.data();
         }
-        if (k == 1 && pad == 0) return sampleColumnsStatic(x, i, k, stride, pad, oH, oW).data();   // strided 1×1: a copy
+        if (k == 1 && pad == 0) return sampleColumns(x, i, k, stride, pad, oH, oW).data();   // strided 1×1: a copy
         org.nd4j.linalg.api.buffer.DataBuffer col = scratchBuffer(x.dataType(), 0, c * k * k * oH * oW);
         im2col(x, i, k, stride, pad, oH, oW, col);
         return col;
@@ -467,11 +467,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
      * in this thread's scratch buffer: valid until the next call of this method on this thread. A 1×1 stride-1
      * convolution needs no copy: the sample itself is that matrix.
      */
-    private INDArray sampleColumns(INDArray x, long i, int k, int stride, int pad, long oH, long oW) {
-        return sampleColumnsStatic(x, i, k, stride, pad, oH, oW);
-    }
-
-    private static INDArray sampleColumnsStatic(INDArray x, long i, int k, int stride, int pad, long oH, long oW) {
+    private static INDArray sampleColumns(INDArray x, long i, int k, int stride, int pad, long oH, long oW) {
         long c = x.size(1), h = x.size(2), w = x.size(3);
         if (k == 1 && pad == 0 && stride == 1) return sample(x.reshape(x.size(0), c, h * w), i);
         if (k == 1 && pad == 0) {
@@ -491,9 +487,12 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         return col;
     }
 
-    /** Per-thread heap copies of one input sample and of its column matrix for {@link #im2col} (grow-only). */
-    private static final ThreadLocal<float[][]> SAMPLE_F = ThreadLocal.withInitial(() -> new float[][]{new float[0], new float[0]});
-    private static final ThreadLocal<double[][]> SAMPLE_D = ThreadLocal.withInitial(() -> new double[][]{new double[0], new double[0]});
+    /**
+     * Per-thread heap copies of one input sample and of its column matrix for {@link #im2col}, and a row of zeros
+     * to pad with (grow-only; float32 and float64).
+     */
+    private static final ThreadLocal<Object[]> SAMPLE_F = ThreadLocal.withInitial(() -> new Object[]{new float[0], new float[0], new float[0]});
+    private static final ThreadLocal<Object[]> SAMPLE_D = ThreadLocal.withInitial(() -> new Object[]{new double[0], new double[0], new double[0]});
 
     /**
      * The column matrix of sample i into {@code col} ([C·k·k, oH·oW], C order): col[(c,ky,kx), (oy,ox)] =
@@ -512,62 +511,38 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         int c = (int) x.size(1), h = (int) x.size(2), w = (int) x.size(3), oH = (int) oHl, oW = (int) oWl;
         int plane = h * w, len = c * plane, colLen = Math.toIntExact((long) c * k * k * oH * oW);
         int base = Math.toIntExact(i * (long) len);
-        if (x.dataType() == DataType.FLOAT) {
-            float[][] t = SAMPLE_F.get();
-            if (t[0].length < len) t[0] = new float[len];
-            if (t[1].length < colLen) t[1] = new float[colLen];
-            float[] src = t[0], dst = t[1];
-            x.data().asNioFloat().get(base, src, 0, len);
-            int pos = 0;
-            for (int ch = 0; ch < c; ch++) {
-                for (int ky = 0; ky < k; ky++) {
-                    for (int kx = 0; kx < k; kx++) {
-                        // output columns ox whose input column ix = ox·s − p + kx lies inside [0, w)
-                        int lo = Math.max(0, ceilDiv(pad - kx, stride)), hi = Math.min(oW, ceilDiv(w + pad - kx, stride));
-                        for (int oy = 0; oy < oH; oy++, pos += oW) {
-                            int iy = oy * stride - pad + ky;
-                            if (iy < 0 || iy >= h || lo >= hi) {
-                                java.util.Arrays.fill(dst, pos, pos + oW, 0f);
-                                continue;
-                            }
-                            int from = ch * plane + iy * w + lo * stride - pad + kx;
-                            java.util.Arrays.fill(dst, pos, pos + lo, 0f);
-                            if (stride == 1) System.arraycopy(src, from, dst, pos + lo, hi - lo);
-                            else for (int ox = lo; ox < hi; ox++, from += stride) dst[pos + ox] = src[from];
-                            java.util.Arrays.fill(dst, pos + hi, pos + oW, 0f);
+        boolean single = x.dataType() == DataType.FLOAT;
+        Object[] t = single ? SAMPLE_F.get() : SAMPLE_D.get();
+        if (java.lang.reflect.Array.getLength(t[0]) < len) t[0] = single ? new float[len] : new double[len];
+        if (java.lang.reflect.Array.getLength(t[1]) < colLen) t[1] = single ? new float[colLen] : new double[colLen];
+        if (java.lang.reflect.Array.getLength(t[2]) < oW) t[2] = single ? new float[oW] : new double[oW];   // stays all zeros
+        Object src = t[0], dst = t[1], zeros = t[2];
+        if (single) x.data().asNioFloat().get(base, (float[]) src, 0, len);
+        else x.data().asNioDouble().get(base, (double[]) src, 0, len);
+        int pos = 0;
+        for (int ch = 0; ch < c; ch++) {
+            for (int ky = 0; ky < k; ky++) {
+                for (int kx = 0; kx < k; kx++) {
+                    // output columns ox whose input column ix = ox·s − p + kx lies inside [0, w)
+                    int lo = Math.max(0, ceilDiv(pad - kx, stride)), hi = Math.min(oW, ceilDiv(w + pad - kx, stride));
+                    for (int oy = 0; oy < oH; oy++, pos += oW) {
+                        int iy = oy * stride - pad + ky;
+                        if (iy < 0 || iy >= h || lo >= hi) {
+                            System.arraycopy(zeros, 0, dst, pos, oW);
+                            continue;
                         }
+                        int from = ch * plane + iy * w + lo * stride - pad + kx;
+                        System.arraycopy(zeros, 0, dst, pos, lo);
+                        if (stride == 1) System.arraycopy(src, from, dst, pos + lo, hi - lo);
+                        else if (single) for (int ox = lo; ox < hi; ox++, from += stride) ((float[]) dst)[pos + ox] = ((float[]) src)[from];
+                        else for (int ox = lo; ox < hi; ox++, from += stride) ((double[]) dst)[pos + ox] = ((double[]) src)[from];
+                        System.arraycopy(zeros, 0, dst, pos + hi, oW - hi);
                     }
                 }
             }
-            col.asNioFloat().put(0, dst, 0, colLen);
-        } else {
-            double[][] t = SAMPLE_D.get();
-            if (t[0].length < len) t[0] = new double[len];
-            if (t[1].length < colLen) t[1] = new double[colLen];
-            double[] src = t[0], dst = t[1];
-            x.data().asNioDouble().get(base, src, 0, len);
-            int pos = 0;
-            for (int ch = 0; ch < c; ch++) {
-                for (int ky = 0; ky < k; ky++) {
-                    for (int kx = 0; kx < k; kx++) {
-                        int lo = Math.max(0, ceilDiv(pad - kx, stride)), hi = Math.min(oW, ceilDiv(w + pad - kx, stride));
-                        for (int oy = 0; oy < oH; oy++, pos += oW) {
-                            int iy = oy * stride - pad + ky;
-                            if (iy < 0 || iy >= h || lo >= hi) {
-                                java.util.Arrays.fill(dst, pos, pos + oW, 0.0);
-                                continue;
-                            }
-                            int from = ch * plane + iy * w + lo * stride - pad + kx;
-                            java.util.Arrays.fill(dst, pos, pos + lo, 0.0);
-                            if (stride == 1) System.arraycopy(src, from, dst, pos + lo, hi - lo);
-                            else for (int ox = lo; ox < hi; ox++, from += stride) dst[pos + ox] = src[from];
-                            java.util.Arrays.fill(dst, pos + hi, pos + oW, 0.0);
-                        }
-                    }
-                }
-            }
-            col.asNioDouble().put(0, dst, 0, colLen);
         }
+        if (single) col.asNioFloat().put(0, (float[]) dst, 0, colLen);
+        else col.asNioDouble().put(0, (double[]) dst, 0, colLen);
     }
 
     /** ⌈a / b⌉ for b > 0 (a of either sign). */
@@ -634,31 +609,20 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
             gy = dense(gy);
             w = dense(w);
         }
-        INDArray gy3 = gy.reshape(n, o, oH * oW);
-        INDArray w2 = w.reshape(o, w.length() / o);
-        if (k == 1 && pad == 0 && stride == 1) {
-            INDArray dx = direct ? Nd4j.createUninitialized(gy.dataType(), xShape) : Nd4j.create(gy.dataType(), xShape);
-            if (direct) {
-                // dx_i[C, h·w] = Wᵀ[C, o] · gy_i[o, h·w] (beta 0 writes every element)
-                for (long i = 0; i < n; i++) {
-                    Blas.gemm(true, false, kk, cols, o, 1.0, w.data(), 0, kk, gy.data(), i * o * cols, cols, 0.0, dx.data(), i * kk * cols, cols);
-                }
-                return wrap(dx);
-            }
-            INDArray dx3 = dx.reshape(n, c, h * wd);
-            for (long i = 0; i < n; i++) Nd4j.gemm(w2, sample(gy3, i), sample(dx3, i), true, false, 1.0, 0.0);
-            return wrap(dx);
-        }
-        INDArray dcol;
+        // the column gradients dcol_i[C·k·k, oH·oW] = Wᵀ[C·k·k, o] · gy_i[o, oH·oW] (beta 0 writes every element);
+        // for a 1×1 stride-1 convolution they are dx itself
+        boolean plain = k == 1 && pad == 0 && stride == 1;
+        long[] dcolShape = plain ? xShape : new long[] {n, kk, cols};
+        INDArray dcol = direct ? Nd4j.createUninitialized(gy.dataType(), dcolShape) : Nd4j.create(gy.dataType(), dcolShape);
         if (direct) {
-            dcol = Nd4j.createUninitialized(gy.dataType(), n, kk, cols);
             for (long i = 0; i < n; i++) {
                 Blas.gemm(true, false, kk, cols, o, 1.0, w.data(), 0, kk, gy.data(), i * o * cols, cols, 0.0, dcol.data(), i * kk * cols, cols);
             }
         } else {
-            dcol = Nd4j.create(gy.dataType(), n, w.length() / o, oH * oW);
-            for (long i = 0; i < n; i++) Nd4j.gemm(w2, sample(gy3, i), sample(dcol, i), true, false, 1.0, 0.0);
+            INDArray gy3 = gy.reshape(n, o, cols), w2 = w.reshape(o, kk), dcol3 = dcol.reshape(n, kk, cols);
+            for (long i = 0; i < n; i++) Nd4j.gemm(w2, sample(gy3, i), sample(dcol3, i), true, false, 1.0, 0.0);
         }
+        if (plain) return wrap(dcol);
         if (k == 1 && pad == 0) {
             INDArray dx = Nd4j.create(gy.dataType(), xShape);
             dx.get(NDArrayIndex.all(), NDArrayIndex.all(),
