@@ -20,15 +20,28 @@ import java.util.List;
 public final class Graph {
     private final Backend be;
     private final boolean recording;
+    private final boolean scoring;
     private final List<Runnable> tape = new ArrayList<>();
     private final List<Tensor> produced = new ArrayList<>();
 
     public Graph(Backend be, boolean recording) {
-        this.be = be;
-        this.recording = recording;
+        this(be, recording, false);
     }
 
-    public static Graph inference(Backend be) { return new Graph(be, false); }
+    private Graph(Backend be, boolean recording, boolean scoring) {
+        this.be = be;
+        this.recording = recording;
+        this.scoring = scoring;
+    }
+
+    /** Values only, every operation on the backend's reference path (training's frozen teacher passes, BN calibration). */
+    public static Graph inference(Backend be) { return new Graph(be, false, false); }
+
+    /**
+     * Values only, for scoring parts (detection, the validation statistics that normalise its maps, inspection):
+     * convolutions may take the backend's faster algorithm ({@link Backend#conv2dInference}).
+     */
+    public static Graph scoring(Backend be) { return new Graph(be, false, true); }
 
     public static Graph training(Backend be) { return new Graph(be, true); }
 
@@ -88,7 +101,7 @@ public final class Graph {
     // ---- operations ------------------------------------------------------------------------------------------
 
     public Var conv2d(Var x, Var w, int stride, int pad) {
-        Tensor y = be.conv2d(x.value(), w.value(), stride, pad);
+        Tensor y = scoring ? be.conv2dInference(x.value(), w.value(), stride, pad) : be.conv2d(x.value(), w.value(), stride, pad);
         boolean t = track(x, w);
         Var out = result(y, t);
         if (t) {
@@ -105,7 +118,7 @@ public final class Graph {
     }
 
     public Var deconv2x2(Var x, Var w) {
-        Tensor y = be.deconv2x2(x.value(), w.value());
+        Tensor y = scoring ? be.deconv2x2Inference(x.value(), w.value()) : be.deconv2x2(x.value(), w.value());
         boolean t = track(x, w);
         Var out = result(y, t);
         if (t) {

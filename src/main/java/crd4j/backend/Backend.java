@@ -59,12 +59,25 @@ public interface Backend extends AutoCloseable {
     /** Cross-correlation without bias, square kernel w [C_out, C_in, k, k], symmetric zero padding. */
     Tensor conv2d(Tensor x, Tensor w, int stride, int pad);
 
+    /**
+     * The same convolution for scoring (no gradient will be asked of it): a backend may compute it by a faster
+     * algorithm whose float32 rounding differs from {@link #conv2d}'s within the per-layer parity tolerance (the CPU
+     * backend's Winograd F(2×2, 3×3) for 3×3 stride-1 layers). Default: {@link #conv2d}.
+     */
+    default Tensor conv2dInference(Tensor x, Tensor w, int stride, int pad) { return conv2d(x, w, stride, pad); }
+
     Tensor conv2dBackwardData(Tensor gy, Tensor w, long[] xShape, int stride, int pad);
 
     Tensor conv2dBackwardFilter(Tensor x, Tensor gy, long[] wShape, int stride, int pad);
 
     /** ConvTranspose2d k2 s2 p0 without bias: out[n,o,2i+a,2j+b] = Σ_c x[n,c,i,j]·w[c,o,a,b]. */
     Tensor deconv2x2(Tensor x, Tensor w);
+
+    /**
+     * The same transposed convolution for scoring (no gradient will be asked of it), possibly by a faster route whose
+     * float32 rounding differs from {@link #deconv2x2}'s within the per-layer parity tolerance. Default: {@link #deconv2x2}.
+     */
+    default Tensor deconv2x2Inference(Tensor x, Tensor w) { return deconv2x2(x, w); }
 
     Tensor deconv2x2BackwardData(Tensor gy, Tensor w);
 

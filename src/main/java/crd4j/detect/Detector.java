@@ -301,7 +301,7 @@ public final class Detector implements Scorer, AutoCloseable {
             }
         }
         Tensor xt = x == null ? null : be.fromHost(x), yt = y == null ? null : be.fromHost(y);
-        Graph g = Graph.inference(be);
+        Graph g = Graph.scoring(be);
         try {
             AnomalyScoring.Forward f = AnomalyScoring.forward(g, model, model.teacherForward(g, xt, yt), strategy);
             List<double[]> raw = AnomalyScoring.rawMaps(be, f, s);
@@ -383,7 +383,7 @@ public final class Detector implements Scorer, AutoCloseable {
                               List<NormalizationStats.MeanStd> planStats) {
         int s = model.preset().size();
         Tensor x = hasRgb ? in.get(0) : null, y = hasSecond ? in.get(hasRgb ? 1 : 0) : null;
-        Graph g = Graph.inference(be);
+        Graph g = Graph.scoring(be);
         try {
             AnomalyScoring.Forward f = AnomalyScoring.forward(g, model, model.teacherForward(g, x, y), strategy);
             return AnomalyScoring.deviceMaps(dm, f, planStats, s);

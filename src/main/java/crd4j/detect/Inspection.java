@@ -40,7 +40,7 @@ public final class Inspection {
         if (rgb != null) out.put("input_rgb", rgb.toHost().toFloat32());
         if (other != null) out.put("input_" + keys.get(1), other.toHost().toFloat32());
         model.train(false);
-        Graph g = Graph.inference(be);
+        Graph g = Graph.scoring(be);
         try {
             CrdModel.TeacherFeatures t = model.teacherForward(g, rgb, other);
             for (int b = 0; b < 2; b++) {

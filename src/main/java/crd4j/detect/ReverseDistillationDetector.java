@@ -60,7 +60,7 @@ public final class ReverseDistillationDetector implements Scorer, AutoCloseable 
 
     /** The raw §8.1 map of one input (scoring, and the §8.2 validation statistics). */
     public double[] rawMap(HostTensor in) {
-        Graph g = Graph.inference(be);
+        Graph g = Graph.scoring(be);
         try (Tensor x = be.fromHost(in.toFloat32())) {
             List<Var> t = model.teacher().forward(g, g.constant(x));
             return AnomalyMap.raw(be, model.student().forward(g, t), t, size()).doubles();

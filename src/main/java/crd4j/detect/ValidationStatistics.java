@@ -47,7 +47,7 @@ public final class ValidationStatistics {
         for (int i = 0; i < count; i++) {
             Sample smp = samples.load(i);
             if (!smp.complete()) throw new IllegalArgumentException("validation sample " + i + " lacks a modality");
-            Graph teacher = Graph.inference(be);
+            Graph teacher = Graph.scoring(be);
             try (Tensor x = be.fromHost(smp.rgb()); Tensor y = be.fromHost(smp.second())) {
                 CrdModel.TeacherFeatures t = m.teacherForward(teacher, x, y);
                 List<CrdModel.TeacherFeatures> settings = new ArrayList<>();
@@ -63,7 +63,7 @@ public final class ValidationStatistics {
                     }
                 }
                 for (int k = 0; k < settings.size(); k++) {
-                    Graph g = Graph.inference(be);
+                    Graph g = Graph.scoring(be);
                     try {
                         AnomalyScoring.Forward f = AnomalyScoring.forward(g, m, settings.get(k), strategyOf.get(k));
                         List<double[]> raw = AnomalyScoring.rawMaps(be, f, s);

@@ -40,6 +40,10 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         /** The eval-mode batch-norm coefficients last derived with this tensor as γ, or null. */
         private BatchNormCoefficients bnCache;
 
+        /** The Winograd filter transform last derived from this tensor as a 3×3 weight ({@link Winograd}), or null. */
+        private INDArray winogradU;
+        private long winogradVersion;
+
         private boolean closed;
 
         Nd4jTensor(INDArray a) {
@@ -62,6 +66,8 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
             closed = true;
             if (bnCache != null) bnCache.close();
             bnCache = null;
+            if (winogradU != null && winogradU.closeable()) winogradU.close();
+            winogradU = null;
             if (pooled) BufferPool.give(a);
             else if (a.closeable()) a.close();
         }
@@ -559,6 +565,29 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         return a3.get(NDArrayIndex.point(n), NDArrayIndex.all(), NDArrayIndex.all());
     }
 
+    /**
+     * {@link #conv2d}, or where {@link #winograd} allows it the same convolution by Winograd's F(2×2, 3×3) algorithm
+     * ({@link Winograd}: 4/9 of the multiplications, a different float32 rounding within the per-layer tolerance).
+     */
+    @Override
+    public Tensor conv2dInference(Tensor xt, Tensor wt, int stride, int pad) {
+        INDArray x = arr(xt), w = arr(wt);
+        checkConv(x, w);
+        int k = (int) w.size(2);
+        long n = x.size(0), o = w.size(0);
+        long oH = outSize(x.size(2), k, stride, pad), oW = outSize(x.size(3), k, stride, pad);
+        if (!winograd(x, w, k, stride, oH, oW)) return conv2d(xt, wt, stride, pad);
+        // every element is written by the output transform: no zero-fill
+        INDArray y = pooledArray(x.dataType(), n, o, oH, oW);
+        x = dense(x);
+        int c = (int) x.size(1);
+        long[] len = Winograd.scratchLength((int) n, c, (int) o, (int) oH, (int) oW);
+        Winograd.conv(x.data(), (int) n, c, (int) x.size(2), (int) x.size(3), pad, winogradFilter(wt, w), (int) o,
+                scratchBuffer(DataType.FLOAT, 10, len[0]), scratchBuffer(DataType.FLOAT, 11, len[1]), y.data());
+        return wrapPooled(y);
+    }
+
+    /** The convolution by im2col + GEMM, for every shape and dtype: the reference path (training always takes it). */
     @Override
     public Tensor conv2d(Tensor xt, Tensor wt, int stride, int pad) {
         INDArray x = arr(xt), w = arr(wt);
@@ -586,6 +615,55 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
             Nd4j.gemm(w2, sampleColumns(x, i, k, stride, pad, oH, oW), sample(y3, i), false, false, 1.0, 0.0);
         }
         return wrapPooled(y);
+    }
+
+    /**
+     * Whether a forward convolution takes {@link Winograd} F(2×2, 3×3): float32, 3×3, stride 1, at least
+     * {@link #WINOGRAD_MIN_CHANNELS} input and output channels and {@link #WINOGRAD_MIN_TILES} output tiles over the
+     * batch (with fewer, each of its 16 GEMMs is too narrow and im2col + GEMM's one GEMM is faster: 1.6× slower at 512
+     * channels on 4×4 in one sample, faster from 16 tiles up; benchmarks/RESULTS.md), an output of at least 2×2, and
+     * its scratch within int indexing. {@code -Dcrd4j.winograd=off} sends every convolution through im2col + GEMM (the
+     * float64 path always does).
+     */
+    private static boolean winograd(INDArray x, INDArray w, int k, int stride, long oH, long oW) {
+        if (!WINOGRAD || k != 3 || stride != 1 || x.dataType() != DataType.FLOAT || w.dataType() != DataType.FLOAT) return false;
+        long n = x.size(0), c = x.size(1), o = w.size(0);
+        if (c < WINOGRAD_MIN_CHANNELS || o < WINOGRAD_MIN_CHANNELS || oH < 2 || oW < 2) return false;
+        long t = n * ((oH + 1) / 2) * ((oW + 1) / 2);
+        if (t < WINOGRAD_MIN_TILES) return false;
+        return 16 * Math.max(c, o) * t < Integer.MAX_VALUE && n * Math.max(c, o) * x.size(2) * x.size(3) < Integer.MAX_VALUE
+                && n * o * oH * oW < Integer.MAX_VALUE;
+    }
+
+    private static final boolean WINOGRAD = !"off".equals(System.getProperty("crd4j.winograd"));
+    static final int WINOGRAD_MIN_CHANNELS = Integer.getInteger("crd4j.winograd.minChannels", 8);
+    static final int WINOGRAD_MIN_TILES = 16;
+
+    /**
+     * The Winograd transform of 3×3 weight {@code wt} as a native buffer, cached on the tensor while its version
+     * is unchanged (an optimiser step or another in-place write bumps it; loading weights makes new tensors).
+     */
+    private static org.nd4j.linalg.api.buffer.DataBuffer winogradFilter(Tensor wt, INDArray w) {
+        if (!(wt instanceof Nd4jTensor nt)) return winogradTransform(w).data();
+        synchronized (nt) {
+            if (nt.winogradU == null || nt.winogradVersion != nt.version) {
+                if (nt.winogradU != null && nt.winogradU.closeable()) nt.winogradU.close();
+                nt.winogradU = winogradTransform(w);
+                nt.winogradVersion = nt.version;
+            }
+            return nt.winogradU.data();
+        }
+    }
+
+    private static INDArray winogradTransform(INDArray w) {
+        w = dense(w);
+        int o = (int) w.size(0), c = (int) w.size(1);
+        float[] g = new float[9 * o * c];
+        w.data().asNioFloat().get(0, g, 0, g.length);
+        float[] u = Winograd.transformFilter(g, o, c);
+        INDArray out = Nd4j.createUninitialized(DataType.FLOAT, u.length);
+        out.data().asNioFloat().put(0, u, 0, u.length);
+        return out;
     }
 
     /** Whether the convolution GEMMs go straight to OpenBLAS ({@link Blas}): float32/float64 operands of one dtype. */
@@ -686,6 +764,48 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         x2.reshape(n * h * wd, c).mmul(w.reshape(c, o * 4), y2);   // mmul, not gemm: the same rounding as before
         INDArray y = pooledArray(dt, n, o, 2 * h, 2 * wd);
         y.reshape(n, o, h, 2, wd, 2).assign(y2.reshape(n, h, wd, o, 2, 2).permute(0, 3, 1, 4, 2, 5));
+        return wrapPooled(y);
+    }
+
+    /**
+     * The transposed convolution per sample as one GEMM on the buffers, Y'[(o, a, b), (i, j)] = Wᵀ[(o, a, b), c] ·
+     * X[c, (i, j)] ({@link Blas}: x's own rows, no permuted copy), then each row of Y' written to its pixels
+     * (2i + a, 2j + b) of the output plane o. float32 and float64 dense inputs; the sum over c is the same but
+     * OpenBLAS's SGEMM rounds it differently from {@link #deconv2x2}'s ND4J {@code mmul}, so only scoring takes it.
+     */
+    @Override
+    public Tensor deconv2x2Inference(Tensor xt, Tensor wt) {
+        INDArray x = arr(xt), w = arr(wt);
+        DataType dt = x.dataType();
+        if (!direct(x, w) || dt != DataType.FLOAT) return deconv2x2(xt, wt);
+        long n = x.size(0), c = x.size(1), h = x.size(2), wd = x.size(3), o = w.size(1);
+        if (w.size(0) != c || w.size(2) != 2 || w.size(3) != 2) return deconv2x2(xt, wt);   // its error message
+        long hw = h * wd, rows = o * 4;
+        if (rows * hw > Integer.MAX_VALUE || n * o * 4 * hw > Integer.MAX_VALUE) return deconv2x2(xt, wt);
+        x = dense(x);
+        w = dense(w);
+        INDArray y = pooledArray(dt, n, o, 2 * h, 2 * wd);
+        org.nd4j.linalg.api.buffer.DataBuffer t = scratchBuffer(dt, 1, rows * hw);
+        int H = (int) h, W = (int) wd, oW = 2 * W, plane = 4 * H * W, len = (int) (rows * hw);
+        float[] rowsF = wideF(1, len), out = wideF(2, (int) o * plane);
+        java.nio.FloatBuffer tb = t.asNioFloat(), yb = y.data().asNioFloat();
+        for (long s = 0; s < n; s++) {
+            Blas.gemm(true, false, rows, hw, c, 1.0, w.data(), 0, rows, x.data(), s * c * hw, hw, 0.0, t, 0, hw);
+            tb.get(0, rowsF, 0, len);
+            for (int oc = 0; oc < o; oc++) {
+                int r00 = (4 * oc) * H * W, r01 = r00 + H * W, r10 = r01 + H * W, r11 = r10 + H * W, base = oc * plane;
+                for (int i = 0; i < H; i++) {
+                    int top = base + 2 * i * oW, bottom = top + oW, in = i * W;
+                    for (int j = 0; j < W; j++) {
+                        out[top + 2 * j] = rowsF[r00 + in + j];
+                        out[top + 2 * j + 1] = rowsF[r01 + in + j];
+                        out[bottom + 2 * j] = rowsF[r10 + in + j];
+                        out[bottom + 2 * j + 1] = rowsF[r11 + in + j];
+                    }
+                }
+            }
+            yb.put((int) (s * o * plane), out, 0, (int) o * plane);
+        }
         return wrapPooled(y);
     }
 
