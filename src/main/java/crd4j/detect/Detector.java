@@ -65,6 +65,8 @@ public final class Detector implements Scorer, AutoCloseable {
     private final ModelInputs inputs;
     private final Thresholds thresholds;
     private final ModelMetadata metadata;
+    /** The model's compute dtype (its parameters'), which inputs are converted to. */
+    private final DType computeDtype;
 
     public Detector(Backend be, CrdModel model, NormalizationStats stats) {
         this(be, model, stats, null);
@@ -93,6 +95,7 @@ public final class Detector implements Scorer, AutoCloseable {
         this.source = source;
         this.thresholds = thresholds;
         this.metadata = metadata;
+        this.computeDtype = model.rgbBranch().parameters().get(0).value().dtype();
         crd4j.data.SecondInput s = second != null ? second
                 : model.secondModality() == crd4j.model.Modality.DEPTH ? crd4j.data.SecondInput.DEPTH : crd4j.data.SecondInput.NORMALS;
         if (s.branch() != model.secondModality()) {
@@ -394,7 +397,7 @@ public final class Detector implements Scorer, AutoCloseable {
 
     private HostTensor convert(HostTensor h) {
         // the model's parameters decide the compute dtype; inputs follow
-        return model.rgbBranch().parameters().get(0).value().dtype() == DType.FLOAT64 ? h.toFloat64() : h.toFloat32();
+        return computeDtype == DType.FLOAT64 ? h.toFloat64() : h.toFloat32();
     }
 
     /** Read lock: a call in progress; write lock: {@link #close()}, which waits for those calls. Fair, so close is not starved. */

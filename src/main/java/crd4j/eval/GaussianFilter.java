@@ -31,24 +31,35 @@ public final class GaussianFilter {
         if (!(sigma > 0) || !(truncate >= 0) || Double.isInfinite(sigma) || Double.isInfinite(truncate)) {
             throw new IllegalArgumentException("sigma must be > 0 and truncate >= 0: sigma=" + sigma + ", truncate=" + truncate);
         }
-        double[] w = kernel(sigma, truncate);
-        double[] tmp = new double[map.length];
+        double[] w = sigma == CRD_SIGMA && truncate == DEFAULT_TRUNCATE ? CRD_KERNEL : kernel(sigma, truncate);
         double[] out = new double[map.length];
         int r = w.length / 2;
+        double[] tmp = scratch(0, map.length);
         // axis 0: along columns (stride = width)
-        double[] line = new double[height + 2 * r];
+        double[] line = scratch(1, Math.max(height, width) + 2 * r);
         for (int c = 0; c < width; c++) {
-            for (int i = 0; i < line.length; i++) line[i] = map[reflect(i - r, height) * width + c];
+            for (int i = 0; i < height + 2 * r; i++) line[i] = map[reflect(i - r, height) * width + c];
             for (int i = 0; i < height; i++) tmp[i * width + c] = correlate(line, i + r, w, r);
         }
         // axis 1: along rows
-        line = new double[width + 2 * r];
         for (int row = 0; row < height; row++) {
             int base = row * width;
-            for (int i = 0; i < line.length; i++) line[i] = tmp[base + reflect(i - r, width)];
+            for (int i = 0; i < width + 2 * r; i++) line[i] = tmp[base + reflect(i - r, width)];
             for (int i = 0; i < width; i++) out[base + i] = correlate(line, i + r, w, r);
         }
         return out;
+    }
+
+    /** The kernel of σ = 4, truncate 4 (every anomaly map's), made once. */
+    private static final double[] CRD_KERNEL = kernel(CRD_SIGMA, DEFAULT_TRUNCATE);
+
+    /** Per-thread, grow-only work rows (the first pass's output, one padded line): scoring allocates only its result. */
+    private static final ThreadLocal<double[][]> SCRATCH = ThreadLocal.withInitial(() -> new double[2][0]);
+
+    private static double[] scratch(int slot, int len) {
+        double[][] t = SCRATCH.get();
+        if (t[slot].length < len) t[slot] = new double[len];
+        return t[slot];
     }
 
     /**

@@ -47,10 +47,10 @@ final class Blas {
         int opA = ta ? CblasTrans : CblasNoTrans, opB = tb ? CblasTrans : CblasNoTrans;
         if (dt == DataType.FLOAT) {
             cblas_sgemm(CblasRowMajor, opA, opB, (int) m, (int) n, (int) k, (float) alpha,
-                    floats(a, aOff), (int) lda, floats(b, bOff), (int) ldb, (float) beta, floats(c, cOff), (int) ldc);
+                    floats(a, aOff, 0), (int) lda, floats(b, bOff, 1), (int) ldb, (float) beta, floats(c, cOff, 2), (int) ldc);
         } else {
             cblas_dgemm(CblasRowMajor, opA, opB, (int) m, (int) n, (int) k, alpha,
-                    doubles(a, aOff), (int) lda, doubles(b, bOff), (int) ldb, beta, doubles(c, cOff), (int) ldc);
+                    doubles(a, aOff, 0), (int) lda, doubles(b, bOff, 1), (int) ldb, beta, doubles(c, cOff, 2), (int) ldc);
         }
     }
 
@@ -70,11 +70,7 @@ final class Blas {
         }
     }
 
-    private static FloatPointer floats(DataBuffer x, long off) {
-        return new FloatPointer(x.addressPointer()).position(off);
-    }
+    private static FloatPointer floats(DataBuffer x, long off, int operand) { return NativeMemory.floats(x, off, operand); }
 
-    private static DoublePointer doubles(DataBuffer x, long off) {
-        return new DoublePointer(x.addressPointer()).position(off);
-    }
+    private static DoublePointer doubles(DataBuffer x, long off, int operand) { return NativeMemory.doubles(x, off, operand); }
 }

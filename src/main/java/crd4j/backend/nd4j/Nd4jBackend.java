@@ -93,12 +93,12 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
             return switch (a.dataType()) {
                 case FLOAT -> {
                     float[] v = new float[Math.toIntExact(a.length())];
-                    a.data().asNioFloat().get(v);
+                    NativeMemory.read(a.data(), 0, v, 0, v.length);
                     yield HostTensor.of(v, shape);
                 }
                 case DOUBLE -> {
                     double[] v = new double[Math.toIntExact(a.length())];
-                    a.data().asNioDouble().get(v);
+                    NativeMemory.read(a.data(), 0, v, 0, v.length);
                     yield HostTensor.of(v, shape);
                 }
                 case LONG -> HostTensor.of(a.data().asLong(), shape);
@@ -287,12 +287,12 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
             // the paper model's 412 M parameters, 2026-12-01 profile)
             case FLOAT32 -> {
                 INDArray f = Nd4j.createUninitialized(DataType.FLOAT, shape, 'c');
-                f.data().asNioFloat().put(h.floats());
+                NativeMemory.write(f.data(), 0, h.floats(), 0, h.floats().length);
                 yield f;
             }
             case FLOAT64 -> {
                 INDArray d = Nd4j.createUninitialized(DataType.DOUBLE, shape, 'c');
-                d.data().asNioDouble().put(h.doubles());
+                NativeMemory.write(d.data(), 0, h.doubles(), 0, h.doubles().length);
                 yield d;
             }
             case INT64 -> Nd4j.createFromArray(h.longs()).reshape(shape);
@@ -359,11 +359,11 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
             ga = dense(ga);
             int len = (int) ya.length();
             float[] yv = wideF(1, len), gv = wideF(2, len);
-            ya.data().asNioFloat().get(0, yv, 0, len);
-            ga.data().asNioFloat().get(0, gv, 0, len);
+            NativeMemory.read(ya.data(), 0, yv, 0, len);
+            NativeMemory.read(ga.data(), 0, gv, 0, len);
             for (int i = 0; i < len; i++) gv[i] = gv[i] * (yv[i] > 0 ? 1f : 0f);
             INDArray out = pooledArray(DataType.FLOAT, ya.shape());
-            out.data().asNioFloat().put(0, gv, 0, len);
+            NativeMemory.write(out.data(), 0, gv, 0, len);
             return wrapPooled(out);
         }
         INDArray mask = ya.gt(0).castTo(ga.dataType());
@@ -384,6 +384,17 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         }
         INDArray out = pooledArray(first.dataType(), n, channels, h, w);
         long start = 0;
+        if (first.dataType() == DataType.FLOAT || first.dataType() == DataType.DOUBLE) {
+            // each part's [c_i, h, w] block of every sample copied into place (the same bits as the assign below)
+            long hw = h * w;
+            for (Tensor p : parts) {
+                INDArray a = dense(arr(p));
+                long ci = a.size(1);
+                for (long s = 0; s < n; s++) NativeMemory.copy(a.data(), s * ci * hw, out.data(), (s * channels + start) * hw, ci * hw);
+                start += ci;
+            }
+            return wrapPooled(out);
+        }
         for (Tensor p : parts) {
             INDArray a = arr(p);
             out.get(NDArrayIndex.all(), NDArrayIndex.interval(start, start + a.size(1)), NDArrayIndex.all(), NDArrayIndex.all())
@@ -523,8 +534,8 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         if (java.lang.reflect.Array.getLength(t[1]) < colLen) t[1] = single ? new float[colLen] : new double[colLen];
         if (java.lang.reflect.Array.getLength(t[2]) < oW) t[2] = single ? new float[oW] : new double[oW];   // stays all zeros
         Object src = t[0], dst = t[1], zeros = t[2];
-        if (single) x.data().asNioFloat().get(base, (float[]) src, 0, len);
-        else x.data().asNioDouble().get(base, (double[]) src, 0, len);
+        if (single) NativeMemory.read(x.data(), base, (float[]) src, 0, len);
+        else NativeMemory.read(x.data(), base, (double[]) src, 0, len);
         int pos = 0;
         for (int ch = 0; ch < c; ch++) {
             for (int ky = 0; ky < k; ky++) {
@@ -547,8 +558,8 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
                 }
             }
         }
-        if (single) col.asNioFloat().put(0, (float[]) dst, 0, colLen);
-        else col.asNioDouble().put(0, (double[]) dst, 0, colLen);
+        if (single) NativeMemory.write(col, 0, (float[]) dst, 0, colLen);
+        else NativeMemory.write(col, 0, (double[]) dst, 0, colLen);
     }
 
     /** ⌈a / b⌉ for b > 0 (a of either sign). */
@@ -659,10 +670,10 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         w = dense(w);
         int o = (int) w.size(0), c = (int) w.size(1);
         float[] g = new float[9 * o * c];
-        w.data().asNioFloat().get(0, g, 0, g.length);
+        NativeMemory.read(w.data(), 0, g, 0, g.length);
         float[] u = Winograd.transformFilter(g, o, c);
         INDArray out = Nd4j.createUninitialized(DataType.FLOAT, u.length);
-        out.data().asNioFloat().put(0, u, 0, u.length);
+        NativeMemory.write(out.data(), 0, u, 0, u.length);
         return out;
     }
 
@@ -788,10 +799,9 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         org.nd4j.linalg.api.buffer.DataBuffer t = scratchBuffer(dt, 1, rows * hw);
         int H = (int) h, W = (int) wd, oW = 2 * W, plane = 4 * H * W, len = (int) (rows * hw);
         float[] rowsF = wideF(1, len), out = wideF(2, (int) o * plane);
-        java.nio.FloatBuffer tb = t.asNioFloat(), yb = y.data().asNioFloat();
         for (long s = 0; s < n; s++) {
             Blas.gemm(true, false, rows, hw, c, 1.0, w.data(), 0, rows, x.data(), s * c * hw, hw, 0.0, t, 0, hw);
-            tb.get(0, rowsF, 0, len);
+            NativeMemory.read(t, 0, rowsF, 0, len);
             for (int oc = 0; oc < o; oc++) {
                 int r00 = (4 * oc) * H * W, r01 = r00 + H * W, r10 = r01 + H * W, r11 = r10 + H * W, base = oc * plane;
                 for (int i = 0; i < H; i++) {
@@ -804,7 +814,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
                     }
                 }
             }
-            yb.put((int) (s * o * plane), out, 0, (int) o * plane);
+            NativeMemory.write(y.data(), s * o * plane, out, 0, (int) o * plane);
         }
         return wrapPooled(y);
     }
@@ -937,13 +947,11 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     /** Channel {@code ch} of a dense [N, C, …] float32/float64 array, sample after sample, as float64 into {@code v}. */
     private static void readChannel(INDArray a, int ch, int n, int c, int hw, double[] v) {
         if (a.dataType() == DataType.DOUBLE) {
-            java.nio.DoubleBuffer d = a.data().asNioDouble();
-            for (int s = 0; s < n; s++) d.get((s * c + ch) * hw, v, s * hw, hw);
+            for (int s = 0; s < n; s++) NativeMemory.read(a.data(), (long) (s * c + ch) * hw, v, s * hw, hw);
         } else {
-            java.nio.FloatBuffer f = a.data().asNioFloat();
             float[] t = floatScratch(hw);
             for (int s = 0; s < n; s++) {
-                f.get((s * c + ch) * hw, t, 0, hw);
+                NativeMemory.read(a.data(), (long) (s * c + ch) * hw, t, 0, hw);
                 for (int i = 0, o = s * hw; i < hw; i++) v[o + i] = t[i];
             }
         }
@@ -952,14 +960,12 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     /** Writes {@code v} (rounded to float32 for a float32 array) into channel {@code ch} of a dense [N, C, …] array. */
     private static void writeChannel(INDArray a, int ch, int n, int c, int hw, double[] v) {
         if (a.dataType() == DataType.DOUBLE) {
-            java.nio.DoubleBuffer d = a.data().asNioDouble();
-            for (int s = 0; s < n; s++) d.put((s * c + ch) * hw, v, s * hw, hw);
+            for (int s = 0; s < n; s++) NativeMemory.write(a.data(), (long) (s * c + ch) * hw, v, s * hw, hw);
         } else {
-            java.nio.FloatBuffer f = a.data().asNioFloat();
             float[] t = floatScratch(hw);
             for (int s = 0; s < n; s++) {
                 for (int i = 0, o = s * hw; i < hw; i++) t[i] = (float) v[o + i];
-                f.put((s * c + ch) * hw, t, 0, hw);
+                NativeMemory.write(a.data(), (long) (s * c + ch) * hw, t, 0, hw);
             }
         }
     }
@@ -993,10 +999,10 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         int len = Math.toIntExact(a.length());
         double[] v = wide(slot, len);
         if (a.dataType() == DataType.DOUBLE) {
-            a.data().asNioDouble().get(0, v, 0, len);
+            NativeMemory.read(a.data(), 0, v, 0, len);
         } else if (a.dataType() == DataType.FLOAT) {
             float[] f = wideF(0, len);
-            a.data().asNioFloat().get(0, f, 0, len);
+            NativeMemory.read(a.data(), 0, f, 0, len);
             for (int i = 0; i < len; i++) v[i] = f[i];
         } else {
             double[] d = a.castTo(DataType.DOUBLE).data().asDouble();
@@ -1015,11 +1021,11 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         }
         INDArray a = pooledArray(dt, shape);
         if (dt == DataType.DOUBLE) {
-            a.data().asNioDouble().put(0, v, 0, len);
+            NativeMemory.write(a.data(), 0, v, 0, len);
         } else {
             float[] f = wideF(0, len);
             for (int i = 0; i < len; i++) f[i] = (float) v[i];
-            a.data().asNioFloat().put(0, f, 0, len);
+            NativeMemory.write(a.data(), 0, f, 0, len);
         }
         return a;
     }
@@ -1037,11 +1043,11 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         }
         int len = (int) a.length();
         if (a.dataType() == DataType.DOUBLE) {
-            a.data().asNioDouble().put(0, v, 0, len);
+            NativeMemory.write(a.data(), 0, v, 0, len);
         } else {
             float[] f = wideF(0, len);
             for (int i = 0; i < len; i++) f[i] = (float) v[i];
-            a.data().asNioFloat().put(0, f, 0, len);
+            NativeMemory.write(a.data(), 0, f, 0, len);
         }
     }
 
@@ -1060,7 +1066,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
      */
     private record BatchNormCoefficients(Nd4jTensor beta, Nd4jTensor mean, Nd4jTensor var, long gammaVersion,
                                          long betaVersion, long meanVersion, long varVersion, double eps, DataType dt,
-                                         INDArray alpha, INDArray shift) {
+                                         INDArray alpha, INDArray shift, double[] alphaValues, double[] shiftValues) {
         boolean validFor(Nd4jTensor g, Nd4jTensor b, Nd4jTensor m, Nd4jTensor v, double e, DataType d) {
             return beta == b && mean == m && var == v && gammaVersion == g.version && betaVersion == b.version
                     && meanVersion == m.version && varVersion == v.version && eps == e && dt == d;
@@ -1075,18 +1081,29 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     /** Eval-mode batch norm as the per-channel map y = α·x + shift: α = γ/√(var+eps), shift = β − mean·α, in float64. */
     private static INDArray[] batchNormEvalCoefficients(Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                                                         double eps, DataType dt) {
-        for (Tensor t : new Tensor[]{gamma, beta, runningMean, runningVar}) arr(t); // each one this backend's, and open
+        BatchNormCoefficients c = coefficients(gamma, beta, runningMean, runningVar, eps, dt);
+        return new INDArray[]{c.alpha(), c.shift()};
+    }
+
+    /** The cached coefficients (made anew when stale), also as float64 vectors for the one-pass epilogue. */
+    private static BatchNormCoefficients coefficients(Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                                      double eps, DataType dt) {
+        arr(gamma); // each one this backend's, and open
+        arr(beta);
+        arr(runningMean);
+        arr(runningVar);
         Nd4jTensor g = (Nd4jTensor) gamma, b = (Nd4jTensor) beta, m = (Nd4jTensor) runningMean, v = (Nd4jTensor) runningVar;
         synchronized (g) {
             BatchNormCoefficients c = g.bnCache;
-            if (c != null && c.validFor(g, b, m, v, eps, dt)) return new INDArray[]{c.alpha(), c.shift()};
+            if (c != null && c.validFor(g, b, m, v, eps, dt)) return c;
             INDArray alpha = Transforms.pow(arr(v).castTo(DataType.DOUBLE).add(eps), -0.5, true)
                     .muli(arr(g).castTo(DataType.DOUBLE));
             INDArray shift = arr(b).castTo(DataType.DOUBLE).sub(arr(m).castTo(DataType.DOUBLE).mul(alpha));
-            INDArray[] out = {perChannel(alpha.castTo(dt)).dup('c'), perChannel(shift.castTo(dt)).dup('c')};
+            INDArray a = perChannel(alpha.castTo(dt)).dup('c'), sh = perChannel(shift.castTo(dt)).dup('c');
             if (c != null) c.close();
-            g.bnCache = new BatchNormCoefficients(b, m, v, g.version, b.version, m.version, v.version, eps, dt, out[0], out[1]);
-            return out;
+            g.bnCache = new BatchNormCoefficients(b, m, v, g.version, b.version, m.version, v.version, eps, dt, a, sh,
+                    vector(a), vector(sh));
+            return g.bnCache;
         }
     }
 
@@ -1106,14 +1123,14 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
                                      double eps, Tensor residual, boolean relu) {
         INDArray y = arr(yt);
         changed(yt);
-        INDArray[] c = batchNormEvalCoefficients(gamma, beta, runningMean, runningVar, eps, y.dataType());
+        BatchNormCoefficients c = coefficients(gamma, beta, runningMean, runningVar, eps, y.dataType());
         if (residual != null) requireSameShape(yt, residual);
         INDArray r = residual == null ? null : arr(residual);
         if (y.dataType() == DataType.FLOAT && y.rank() == 4 && denseFrom0(y) && (r == null || (r.dataType() == DataType.FLOAT && denseFrom0(r)))) {
-            epilogueFloat(y, vector(c[0]), vector(c[1]), r, relu);
+            epilogueFloat(y, c.alphaValues(), c.shiftValues(), r, relu);
             return;
         }
-        y.muli(c[0]).addi(c[1]);
+        y.muli(c.alpha()).addi(c.shift());
         if (r != null) y.addi(r);
         if (relu) Transforms.relu(y, false);
     }
@@ -1130,14 +1147,14 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
      */
     private static void epilogueFloat(INDArray y, double[] alpha, double[] shift, INDArray r, boolean relu) {
         int n = (int) y.size(0), ch = (int) y.size(1), hw = (int) (y.size(2) * y.size(3));
-        java.nio.FloatBuffer yb = y.data().asNioFloat(), rb = r == null ? null : r.data().asNioFloat();
+        org.nd4j.linalg.api.buffer.DataBuffer yb = y.data(), rb = r == null ? null : r.data();
         float[] v = wideF(1, hw), q = r == null ? null : wideF(2, hw);
         for (int s = 0; s < n; s++) {
             for (int k = 0; k < ch; k++) {
                 int at = (s * ch + k) * hw;
                 float a = (float) alpha[k], b = (float) shift[k];
-                yb.get(at, v, 0, hw);
-                if (q != null) rb.get(at, q, 0, hw);
+                NativeMemory.read(yb, at, v, 0, hw);
+                if (q != null) NativeMemory.read(rb, at, q, 0, hw);
                 for (int i = 0; i < hw; i++) {
                     float t = v[i] * a;
                     t = t + b;
@@ -1145,7 +1162,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
                     if (relu && t < 0f) t = 0f;
                     v[i] = t;
                 }
-                yb.put(at, v, 0, hw);
+                NativeMemory.write(yb, at, v, 0, hw);
             }
         }
     }

@@ -104,12 +104,11 @@ final class Winograd {
         int pH = 2 * tH + 2, pW = 2 * tW + 2;           // the padded plane covering every tile
         float[] src = work(0, plane), p = work(1, pH * pW);
         float[] v = work(2, 16 * ct);
-        java.nio.FloatBuffer xb = x.asNioFloat();
         java.util.Arrays.fill(p, 0, pH * pW, 0f);
         int rows = Math.min(h, pH - pad), cols = Math.min(w, pW - pad);
         for (int s = 0; s < n; s++) {
             for (int ch = 0; ch < c; ch++) {
-                xb.get((s * c + ch) * plane, src, 0, plane);
+                NativeMemory.read(x, (long) (s * c + ch) * plane, src, 0, plane);
                 for (int r = 0; r < rows; r++) System.arraycopy(src, r * w, p, (r + pad) * pW + pad, cols);
                 int out = ch * t + s * tPer;
                 for (int ty = 0; ty < tH; ty++) {
@@ -149,14 +148,14 @@ final class Winograd {
                 }
             }
         }
-        vBuf.asNioFloat().put(0, v, 0, 16 * ct);
+        NativeMemory.write(vBuf, 0, v, 0, 16 * ct);
     }
 
     private static void outputTransform(org.nd4j.linalg.api.buffer.DataBuffer mBuf, int n, int o, int oH, int oW,
                                         int tH, int tW, int ot, org.nd4j.linalg.api.buffer.DataBuffer y) {
         int tPer = tH * tW, t = n * tPer, plane = oH * oW;
         float[] m = work(2, 16 * ot), out = work(3, n * o * plane);
-        mBuf.asNioFloat().get(0, m, 0, 16 * ot);
+        NativeMemory.read(mBuf, 0, m, 0, 16 * ot);
         for (int s = 0; s < n; s++) {
             for (int oc = 0; oc < o; oc++) {
                 int in = oc * t + s * tPer, base = (s * o + oc) * plane;
@@ -184,6 +183,6 @@ final class Winograd {
                 }
             }
         }
-        y.asNioFloat().put(0, out, 0, n * o * plane);
+        NativeMemory.write(y, 0, out, 0, n * o * plane);
     }
 }
