@@ -631,9 +631,10 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     /**
      * Whether a forward convolution takes {@link Winograd} F(2×2, 3×3): float32, 3×3, stride 1, at least
      * {@link #WINOGRAD_MIN_CHANNELS} input and output channels and {@link #WINOGRAD_MIN_TILES} output tiles over the
-     * batch (with fewer, each of its 16 GEMMs is too narrow and im2col + GEMM's one GEMM is faster: 1.6× slower at 512
-     * channels on 4×4 in one sample, faster from 16 tiles up; benchmarks/RESULTS.md), an output of at least 2×2, and
-     * its scratch within int indexing. {@code -Dcrd4j.winograd=off} sends every convolution through im2col + GEMM (the
+     * batch, an output of at least 2×2, and its scratch within int indexing. Below 16 tiles each of its 16 GEMMs is too
+     * narrow (1.6× slower than im2col + GEMM at 512 channels on 4×4 in one sample); at 16 tiles (8×8 in one sample) it
+     * saves little (0.7–0.85× the time) while the cached filter transform of the paper preset's wide 8×8 layers would
+     * hold 268 MB, hence 32 (benchmarks/RESULTS.md). {@code -Dcrd4j.winograd=off} sends every convolution through im2col + GEMM (the
      * float64 path always does).
      */
     private static boolean winograd(INDArray x, INDArray w, int k, int stride, long oH, long oW) {
@@ -648,7 +649,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
 
     private static final boolean WINOGRAD = !"off".equals(System.getProperty("crd4j.winograd"));
     static final int WINOGRAD_MIN_CHANNELS = Integer.getInteger("crd4j.winograd.minChannels", 8);
-    static final int WINOGRAD_MIN_TILES = 16;
+    static final int WINOGRAD_MIN_TILES = 32;
 
     /**
      * The Winograd transform of 3×3 weight {@code wt} as a native buffer, cached on the tensor while its version

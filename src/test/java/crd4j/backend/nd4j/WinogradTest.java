@@ -53,8 +53,8 @@ class WinogradTest {
     void agreesWithTheFloat64ConvolutionOnManyShapes() {
         int min = Nd4jBackend.WINOGRAD_MIN_CHANNELS;
         int[][] cases = { // n, c, o, h, w, pad
-                {1, min, min, 8, 8, 1}, {2, min, min + 3, 7, 9, 1}, {4, min + 5, min, 5, 6, 0}, {3, min, 2 * min, 16, 16, 1},
-                {4, 8 * min, 8 * min, 4, 4, 1}, {8, min, min, 4, 5, 0}, {1, min, min, 33, 17, 1}, {1, 64, 128, 32, 32, 1}};
+                {2, min, min, 8, 8, 1}, {2, min, min + 3, 7, 9, 1}, {8, min + 5, min, 5, 6, 0}, {3, min, 2 * min, 16, 16, 1},
+                {8, 8 * min, 8 * min, 4, 4, 1}, {16, min, min, 4, 5, 0}, {1, min, min, 33, 17, 1}, {1, 64, 128, 32, 32, 1}};
         SplittableRandom r = new SplittableRandom(7);
         for (int[] s : cases) {
             int n = s[0], c = s[1], o = s[2], h = s[3], w = s[4], pad = s[5];
@@ -82,7 +82,7 @@ class WinogradTest {
         SplittableRandom r = new SplittableRandom(3);
         int[][] cases = { // c, o, k, stride, n, size
                 {min - 1, min, 3, 1, 2, 9}, {min, min - 1, 3, 1, 2, 9}, {min, min, 3, 2, 2, 9}, {min, min, 1, 1, 2, 9},
-                {4 * min, 4 * min, 3, 1, 1, 4}};   // 2×2 tiles in one sample: too few for Winograd
+                {4 * min, 4 * min, 3, 1, 1, 4}, {4 * min, 4 * min, 3, 1, 1, 8}};   // 2×2 and 4×4 tiles in one sample: too few
         for (int[] s : cases) {
             int n = s[4], hw = s[5];
             float[] x = gaussian(r, n * s[0] * hw * hw, 1.0), g = gaussian(r, s[1] * s[0] * s[2] * s[2], 0.1);
