@@ -15,6 +15,16 @@ public interface Tensor extends AutoCloseable {
     /** Copies the contents to the host. */
     HostTensor toHost();
 
+    /**
+     * acc[i] += element i widened to float64, for every element in row-major order (what adding {@code
+     * toHost().getDouble(i)} gives); a backend may do it without a host copy of the whole tensor.
+     */
+    default void addTo(double[] acc) {
+        HostTensor h = toHost();
+        if (acc.length < h.numel()) throw new IllegalArgumentException("addTo: " + acc.length + " < " + h.numel() + " elements");
+        for (int i = 0; i < h.numel(); i++) acc[i] += h.getDouble(i);
+    }
+
     default long dim(int i) { return shape()[i]; }
 
     default int rank() { return shape().length; }

@@ -157,12 +157,21 @@ public final class AnomalyScoring {
      * each normalised map smoothed alone too (§8.3 item 4). A non-finite value in any raw map (NaN or Inf in an input
      * or in the weights) is an error, never a score.
      */
+    private static final ThreadLocal<double[][]> COMBINE = ThreadLocal.withInitial(() -> new double[0][0]);
+
     public static Scores combine(List<Planned> plan, List<double[]> raw, List<NormalizationStats.MeanStd> stats, int size) {
         int n = size * size;
-        double[] fused = new double[n];
+        // the sum and the normalised maps are only inputs of the Gaussian filter, which returns new arrays: they
+        // live in this thread's scratch (a paper-preset call allocated 1.5 MB for them)
+        double[][] work = COMBINE.get();
+        if (work.length < raw.size() + 1 || work[0].length != n) {
+            work = new double[Math.max(raw.size() + 1, work.length)][n];
+            COMBINE.set(work);
+        }
+        double[] fused = work[0];
         List<double[]> normalised = new ArrayList<>();
         for (int b = 0; b < raw.size(); b++) {
-            double[] r = raw.get(b), nb = new double[n];
+            double[] r = raw.get(b), nb = work[b + 1];
             double mu = stats.get(b).mean(), sd = stats.get(b).std();
             for (int i = 0; i < n; i++) {
                 if (!Double.isFinite(r[i])) throw nonFinite(plan.get(b));

@@ -27,10 +27,9 @@ public final class AnomalyMap {
         for (int k = 0; k < 3; k++) {
             Tensor d = be.cosineDistanceMap(fused.get(k).value(), teacher.get(k).value());
             Tensor up = be.upsampleBilinearAlignCorners(d, size, size);
-            HostTensor h = up.toHost();
-            n = h.dim(0);
-            if (acc == null) acc = new double[Math.toIntExact(h.numel())];
-            for (int i = 0; i < acc.length; i++) acc[i] += h.getDouble(i);
+            n = up.dim(0);
+            if (acc == null) acc = new double[Math.toIntExact(up.numel())];
+            up.addTo(acc);   // acc[i] += (double) up[i]
             d.close();
             up.close();
         }

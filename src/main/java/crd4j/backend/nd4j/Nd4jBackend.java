@@ -84,6 +84,31 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
         @Override
         public DType dtype() { return fromNd4j(a.dataType()); }
 
+        /** Float32 and float64 through a per-thread block of 4096 elements: no host copy of the whole tensor. */
+        @Override
+        public void addTo(double[] acc) {
+            INDArray a = array();
+            long len = a.length();
+            if (acc.length < len) throw new IllegalArgumentException("addTo: " + acc.length + " < " + len + " elements");
+            if (a.dataType() != DataType.FLOAT && a.dataType() != DataType.DOUBLE) {
+                Tensor.super.addTo(acc);
+                return;
+            }
+            boolean single = a.dataType() == DataType.FLOAT;
+            float[] f = single ? wideF(0, ADD_BLOCK) : null;
+            double[] d = single ? null : wide(0, ADD_BLOCK);
+            for (int at = 0; at < len; at += ADD_BLOCK) {
+                int n = (int) Math.min(ADD_BLOCK, len - at);
+                if (single) {
+                    NativeMemory.read(a.data(), at, f, 0, n);
+                    for (int i = 0; i < n; i++) acc[at + i] += f[i];
+                } else {
+                    NativeMemory.read(a.data(), at, d, 0, n);
+                    for (int i = 0; i < n; i++) acc[at + i] += d[i];
+                }
+            }
+        }
+
         @Override
         public HostTensor toHost() {
             INDArray a = array();
@@ -980,6 +1005,7 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
      * nearest, as {@code castTo} does).
      */
     private static final ThreadLocal<double[][]> WIDE = ThreadLocal.withInitial(() -> new double[6][0]);
+    private static final int ADD_BLOCK = 4096;
     private static final ThreadLocal<float[][]> WIDE_F = ThreadLocal.withInitial(() -> new float[3][0]);
 
     private static double[] wide(int slot, int len) {
