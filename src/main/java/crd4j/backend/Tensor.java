@@ -21,8 +21,9 @@ public interface Tensor extends AutoCloseable {
      */
     default void addTo(double[] acc) {
         HostTensor h = toHost();
-        if (acc.length < h.numel()) throw new IllegalArgumentException("addTo: " + acc.length + " < " + h.numel() + " elements");
-        for (int i = 0; i < h.numel(); i++) acc[i] += h.getDouble(i);
+        long n = h.numel();
+        if (acc.length < n) throw new IllegalArgumentException("addTo: " + acc.length + " < " + n + " elements");
+        for (int i = 0; i < n; i++) acc[i] += h.getDouble(i);
     }
 
     default long dim(int i) { return shape()[i]; }

@@ -152,13 +152,14 @@ public final class AnomalyScoring {
         return out;
     }
 
+    /** Per-thread scratch for {@link #combine}'s sum and normalised maps (inputs of the Gaussian filter only). */
+    private static final ThreadLocal<double[][]> COMBINE = ThreadLocal.withInitial(() -> new double[0][0]);
+
     /**
      * §8.3 on the host: each raw map normalised, (M_b − μ_b)/σ_b, summed in branch order, then Gaussian σ=4 and max;
      * each normalised map smoothed alone too (§8.3 item 4). A non-finite value in any raw map (NaN or Inf in an input
      * or in the weights) is an error, never a score.
      */
-    private static final ThreadLocal<double[][]> COMBINE = ThreadLocal.withInitial(() -> new double[0][0]);
-
     public static Scores combine(List<Planned> plan, List<double[]> raw, List<NormalizationStats.MeanStd> stats, int size) {
         int n = size * size;
         // the sum and the normalised maps are only inputs of the Gaussian filter, which returns new arrays: they

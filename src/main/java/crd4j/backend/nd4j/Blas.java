@@ -1,7 +1,5 @@
 package crd4j.backend.nd4j;
 
-import org.bytedeco.javacpp.DoublePointer;
-import org.bytedeco.javacpp.FloatPointer;
 import org.nd4j.linalg.api.buffer.DataBuffer;
 import org.nd4j.linalg.api.buffer.DataType;
 
@@ -47,10 +45,12 @@ final class Blas {
         int opA = ta ? CblasTrans : CblasNoTrans, opB = tb ? CblasTrans : CblasNoTrans;
         if (dt == DataType.FLOAT) {
             cblas_sgemm(CblasRowMajor, opA, opB, (int) m, (int) n, (int) k, (float) alpha,
-                    floats(a, aOff, 0), (int) lda, floats(b, bOff, 1), (int) ldb, (float) beta, floats(c, cOff, 2), (int) ldc);
+                    NativeMemory.floats(a, aOff, 0), (int) lda, NativeMemory.floats(b, bOff, 1), (int) ldb, (float) beta,
+                    NativeMemory.floats(c, cOff, 2), (int) ldc);
         } else {
             cblas_dgemm(CblasRowMajor, opA, opB, (int) m, (int) n, (int) k, alpha,
-                    doubles(a, aOff, 0), (int) lda, doubles(b, bOff, 1), (int) ldb, beta, doubles(c, cOff, 2), (int) ldc);
+                    NativeMemory.doubles(a, aOff, 0), (int) lda, NativeMemory.doubles(b, bOff, 1), (int) ldb, beta,
+                    NativeMemory.doubles(c, cOff, 2), (int) ldc);
         }
     }
 
@@ -70,7 +70,4 @@ final class Blas {
         }
     }
 
-    private static FloatPointer floats(DataBuffer x, long off, int operand) { return NativeMemory.floats(x, off, operand); }
-
-    private static DoublePointer doubles(DataBuffer x, long off, int operand) { return NativeMemory.doubles(x, off, operand); }
 }

@@ -66,7 +66,7 @@ final class NativeMemory {
         return b.address();
     }
 
-    private static void check(DataBuffer b, long at, int len, Object array, int off, int arrayLen) {
+    private static void check(DataBuffer b, long at, int len, int off, int arrayLen) {
         if (at < 0 || len < 0 || off < 0 || at + len > b.length() || off + len > arrayLen) {
             throw new IndexOutOfBoundsException("native copy of " + len + " elements at " + at + " of a buffer of "
                     + b.length() + " / at " + off + " of an array of " + arrayLen);
@@ -75,23 +75,23 @@ final class NativeMemory {
 
     /** dst[off .. off+len) ← b[at .. at+len), float32. */
     static void read(DataBuffer b, long at, float[] dst, int off, int len) {
-        check(b, at, len, dst, off, dst.length);
+        check(b, at, len, off, dst.length);
         if (len > 0) floats(b, at, 3).get(dst, off, len);
     }
 
     /** b[at .. at+len) ← src[off .. off+len), float32. */
     static void write(DataBuffer b, long at, float[] src, int off, int len) {
-        check(b, at, len, src, off, src.length);
+        check(b, at, len, off, src.length);
         if (len > 0) floats(b, at, 3).put(src, off, len);
     }
 
     static void read(DataBuffer b, long at, double[] dst, int off, int len) {
-        check(b, at, len, dst, off, dst.length);
+        check(b, at, len, off, dst.length);
         if (len > 0) doubles(b, at, 3).get(dst, off, len);
     }
 
     static void write(DataBuffer b, long at, double[] src, int off, int len) {
-        check(b, at, len, src, off, src.length);
+        check(b, at, len, off, src.length);
         if (len > 0) doubles(b, at, 3).put(src, off, len);
     }
 

@@ -807,8 +807,8 @@ public final class Nd4jBackend implements Backend, BatchNormEpilogue {
     /**
      * The transposed convolution per sample as one GEMM on the buffers, Y'[(o, a, b), (i, j)] = Wᵀ[(o, a, b), c] ·
      * X[c, (i, j)] ({@link Blas}: x's own rows, no permuted copy), then each row of Y' written to its pixels
-     * (2i + a, 2j + b) of the output plane o. float32 and float64 dense inputs; the sum over c is the same but
-     * OpenBLAS's SGEMM rounds it differently from {@link #deconv2x2}'s ND4J {@code mmul}, so only scoring takes it.
+     * (2i + a, 2j + b) of the output plane o. float32 only (float64 keeps {@link #deconv2x2}); the sum over c is the
+     * same but OpenBLAS's SGEMM rounds it differently from ND4J's {@code mmul}, so only scoring takes it.
      */
     @Override
     public Tensor deconv2x2Inference(Tensor xt, Tensor wt) {

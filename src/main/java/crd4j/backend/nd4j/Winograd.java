@@ -68,7 +68,7 @@ final class Winograd {
      * The convolution of x [n, c, h, w] (C order, float32, starting at element 0 of {@code x}) with filters whose
      * transform is {@code u} (a native buffer laid out as {@link #transformFilter} makes it), padding {@code pad}, into
      * y [n, o, oH, oW] with oH = h + 2·pad − 2. {@code vBuf} and {@code mBuf} are native scratch buffers of at least
-     * 16·c·T and 16·o·T floats, T = n·⌈oH/2⌉·⌈oW/2⌉ ({@link #scratchLength}).
+     * {@link #scratchLength} floats (16 matrices of c·T and o·T, T = n·⌈oH/2⌉·⌈oW/2⌉, {@link #stride} apart).
      */
     static void conv(org.nd4j.linalg.api.buffer.DataBuffer x, int n, int c, int h, int w, int pad,
                      org.nd4j.linalg.api.buffer.DataBuffer u, int o,
@@ -101,15 +101,14 @@ final class Winograd {
     private static void inputTransform(org.nd4j.linalg.api.buffer.DataBuffer x, int n, int c, int h, int w, int pad,
                                        int tH, int tW, int ct, org.nd4j.linalg.api.buffer.DataBuffer vBuf) {
         int plane = h * w, tPer = tH * tW, t = n * tPer;
-        int pH = 2 * tH + 2, pW = 2 * tW + 2;           // the padded plane covering every tile
+        int pH = 2 * tH + 2, pW = 2 * tW + 2;           // the padded plane covering every tile: pH ≥ h + 2·pad
         float[] src = work(0, plane), p = work(1, pH * pW);
         float[] v = work(2, 16 * ct);
         java.util.Arrays.fill(p, 0, pH * pW, 0f);
-        int rows = Math.min(h, pH - pad), cols = Math.min(w, pW - pad);
         for (int s = 0; s < n; s++) {
             for (int ch = 0; ch < c; ch++) {
                 NativeMemory.read(x, (long) (s * c + ch) * plane, src, 0, plane);
-                for (int r = 0; r < rows; r++) System.arraycopy(src, r * w, p, (r + pad) * pW + pad, cols);
+                for (int r = 0; r < h; r++) System.arraycopy(src, r * w, p, (r + pad) * pW + pad, w);
                 int out = ch * t + s * tPer;
                 for (int ty = 0; ty < tH; ty++) {
                     int row = 2 * ty * pW;

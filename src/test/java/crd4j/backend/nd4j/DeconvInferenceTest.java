@@ -2,6 +2,7 @@ package crd4j.backend.nd4j;
 
 import crd4j.backend.Tensor;
 import crd4j.tensor.HostTensor;
+import crd4j.testing.Parity;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
@@ -25,23 +26,6 @@ class DeconvInferenceTest {
         return v;
     }
 
-    private static double[] widen(float[] f) {
-        double[] d = new double[f.length];
-        for (int i = 0; i < f.length; i++) d[i] = f[i];
-        return d;
-    }
-
-    private static double relL2(float[] got, double[] ref) {
-        double num = 0, den = 0;
-        for (int i = 0; i < ref.length; i++) {
-            num += (got[i] - ref[i]) * (got[i] - ref[i]);
-            den += ref[i] * ref[i];
-        }
-        return Math.sqrt(num / den);
-    }
-
-    private static float[] floats(Tensor t) { return ((Nd4jBackend.Nd4jTensor) t).array().data().asFloat(); }
-
     private static double[] doubles(Tensor t) { return ((Nd4jBackend.Nd4jTensor) t).array().data().asDouble(); }
 
     @Test
@@ -51,11 +35,11 @@ class DeconvInferenceTest {
         for (int[] s : cases) {
             int n = s[0], c = s[1], o = s[2], h = s[3], w = s[4];
             float[] x = uniform(r, n * c * h * w), g = uniform(r, c * o * 4);
-            Tensor x32 = be.fromHost(HostTensor.of(x, n, c, h, w)), w32 = be.fromHost(HostTensor.of(g, c, o, 2, 2));
-            double[] ref = doubles(be.deconv2x2(be.fromHost(HostTensor.of(widen(x), n, c, h, w)),
-                    be.fromHost(HostTensor.of(widen(g), c, o, 2, 2))));
-            float[] fast = floats(be.deconv2x2Inference(x32, w32)), train = floats(be.deconv2x2(x32, w32));
-            double eFast = relL2(fast, ref), eTrain = relL2(train, ref);
+            HostTensor xh = HostTensor.of(x, n, c, h, w), gh = HostTensor.of(g, c, o, 2, 2);
+            Tensor x32 = be.fromHost(xh), w32 = be.fromHost(gh);
+            HostTensor ref = be.deconv2x2(be.fromHost(xh.toFloat64()), be.fromHost(gh.toFloat64())).toHost();
+            double eFast = Parity.relL2(be.deconv2x2Inference(x32, w32).toHost(), ref);
+            double eTrain = Parity.relL2(be.deconv2x2(x32, w32).toHost(), ref);
             String what = Arrays.toString(s) + ": scoring route " + eFast + ", training route " + eTrain;
             assertTrue(eFast <= 1e-6 && eFast <= 4 * eTrain, what);
         }
@@ -64,8 +48,8 @@ class DeconvInferenceTest {
     @Test
     void float64KeepsTheTrainingRoute() {
         SplittableRandom r = new SplittableRandom(2);
-        Tensor x = be.fromHost(HostTensor.of(widen(uniform(r, 2 * 8 * 5 * 5)), 2, 8, 5, 5));
-        Tensor w = be.fromHost(HostTensor.of(widen(uniform(r, 8 * 4 * 4)), 8, 4, 2, 2));
+        Tensor x = be.fromHost(HostTensor.of(uniform(r, 2 * 8 * 5 * 5), 2, 8, 5, 5).toFloat64());
+        Tensor w = be.fromHost(HostTensor.of(uniform(r, 8 * 4 * 4), 8, 4, 2, 2).toFloat64());
         assertArrayEquals(doubles(be.deconv2x2(x, w)), doubles(be.deconv2x2Inference(x, w)), 0.0);
     }
 }

@@ -2,6 +2,7 @@ package crd4j.backend.nd4j;
 
 import crd4j.backend.Tensor;
 import crd4j.tensor.HostTensor;
+import crd4j.testing.Parity;
 import org.junit.jupiter.api.Test;
 
 import java.util.SplittableRandom;
@@ -29,25 +30,7 @@ class WinogradTest {
         return v;
     }
 
-    private static double[] widen(float[] f) {
-        double[] d = new double[f.length];
-        for (int i = 0; i < f.length; i++) d[i] = f[i];
-        return d;
-    }
-
-    private static double relL2(float[] got, double[] ref) {
-        double num = 0, den = 0;
-        for (int i = 0; i < ref.length; i++) {
-            double e = got[i] - ref[i];
-            num += e * e;
-            den += ref[i] * ref[i];
-        }
-        return Math.sqrt(num / den);
-    }
-
     private static float[] floats(Tensor t) { return ((Nd4jBackend.Nd4jTensor) t).array().data().asFloat(); }
-
-    private static double[] doubles(Tensor t) { return ((Nd4jBackend.Nd4jTensor) t).array().data().asDouble(); }
 
     @Test
     void agreesWithTheFloat64ConvolutionOnManyShapes() {
@@ -59,16 +42,16 @@ class WinogradTest {
         for (int[] s : cases) {
             int n = s[0], c = s[1], o = s[2], h = s[3], w = s[4], pad = s[5];
             float[] x = gaussian(r, n * c * h * w, 1.0), g = gaussian(r, o * c * 9, Math.sqrt(2.0 / (9 * c)));
-            Tensor x32 = be.fromHost(HostTensor.of(x, n, c, h, w)), w32 = be.fromHost(HostTensor.of(g, o, c, 3, 3));
-            Tensor x64 = be.fromHost(HostTensor.of(widen(x), n, c, h, w)), w64 = be.fromHost(HostTensor.of(widen(g), o, c, 3, 3));
-            double[] ref = doubles(be.conv2d(x64, w64, 1, pad));
-            Tensor wino = be.conv2dInference(x32, w32, 1, pad);
-            float[] gemm = floats(be.conv2d(x32, w32, 1, pad));
-            assertEquals(ref.length, gemm.length);
+            HostTensor xh = HostTensor.of(x, n, c, h, w), gh = HostTensor.of(g, o, c, 3, 3);
+            Tensor x32 = be.fromHost(xh), w32 = be.fromHost(gh);
+            HostTensor ref = be.conv2d(be.fromHost(xh.toFloat64()), be.fromHost(gh.toFloat64()), 1, pad).toHost();
+            Tensor wino = be.conv2dInference(x32, w32, 1, pad), direct = be.conv2d(x32, w32, 1, pad);
+            float[] gemm = floats(direct);
+            assertEquals(ref.numel(), gemm.length);
             long[] shape = wino.shape();
             assertEquals(h + 2 * pad - 2, shape[2]);
             assertEquals(w + 2 * pad - 2, shape[3]);
-            double eWino = relL2(floats(wino), ref), eGemm = relL2(gemm, ref);
+            double eWino = Parity.relL2(wino.toHost(), ref), eGemm = Parity.relL2(direct.toHost(), ref);
             String what = java.util.Arrays.toString(s) + ": winograd " + eWino + ", im2col+GEMM " + eGemm;
             assertTrue(eWino <= 1e-6, what);
             assertTrue(eWino <= 4 * eGemm, what);
